@@ -1,0 +1,50 @@
+"""The coverage rule of report.md, for datasets and for scopes.
+
+- ``full``: at least one probe ran and every probe is ``ok`` or ``empty``;
+- ``none``: no probe is ``ok`` or ``empty`` (with a reason);
+- ``partial``: otherwise.
+Skipped probes count with the outcome of the dependency that stopped them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from diagnostics.probes import OK_OUTCOMES, SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
+
+UNREACHABLE_OUTCOMES = frozenset({"timeout", "error", "rate_limited"})
+COVERAGE_ORDER = {"full": 0, "partial": 1, "none": 2}
+
+
+def coverage_of(records: Sequence[ProbeRecord]) -> tuple[str, str | None]:
+    """Coverage and reason over a set of probe records."""
+    outcomes = [r.effective_outcome for r in records]
+    if any(o == SKIP_NOT_SELECTED for o in outcomes):
+        return "none", SKIP_NOT_SELECTED
+    if outcomes and all(o == SKIP_DISABLED for o in outcomes):
+        return "none", SKIP_DISABLED
+    if not outcomes:
+        return "none", "no_environments"
+    succeeded = sum(o in OK_OUTCOMES for o in outcomes)
+    if succeeded == len(outcomes):
+        return "full", None
+    reason = failure_reason(outcomes)
+    return ("partial" if succeeded else "none"), reason
+
+
+def failure_reason(outcomes: Iterable[str]) -> str:
+    failures = [o for o in outcomes if o not in OK_OUTCOMES]
+    if "forbidden" in failures:
+        return "auth_blocked"
+    if failures and all(o in UNREACHABLE_OUTCOMES for o in failures):
+        return "unreachable"
+    return "failed"
+
+
+def combine_derived(source_coverages: Sequence[str]) -> str:
+    """A derived dataset is full when every source is full, none when every source is none."""
+    if all(c == "full" for c in source_coverages):
+        return "full"
+    if all(c == "none" for c in source_coverages):
+        return "none"
+    return "partial"

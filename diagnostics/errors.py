@@ -1,0 +1,151 @@
+"""The engine's one small exception tree.
+
+::
+
+    DiagnosticsError                 anything the engine raises on purpose
+    ├── ConfigurationError           bad settings (unknown control plane, custom without a URL)
+    └── AnypointError                an Anypoint call failed (status, attempts, elapsed_ms, path)
+        ├── AuthenticationError      401 on the token call (bad client credentials), or 401 again
+        │                            after one re-authentication
+        ├── ForbiddenError           403 (and 401 on the hierarchy call, which is how Anypoint
+        │                            answers a missing ``read:organization`` there)
+        ├── NotFoundError            404
+        ├── RateLimitedError         429, or 503 "at capacity", still failing after retries
+        ├── UpstreamError            other 5xx still failing after retries
+        ├── AnypointTimeout          connect/read timeout after retries, or the time budget ran out
+        ├── InvalidResponseError     2xx that is not JSON, or JSON of an unexpected shape
+        ├── ClientRequestError       any other 4xx
+        └── AnypointConnectionError  DNS failure, connection refused, TLS error
+
+Other engine modules add their own direct subclasses of :class:`DiagnosticsError` (for example
+``ScenarioError`` for a bad scenario file); keep this drawing current when they do.
+
+``requests`` exceptions never leave the HTTP boundary (``diagnostics.anypoint.client``): they are
+mapped to this tree there with ``raise ... from exc``. Messages are short and safe to show: they
+never carry a client secret, an access token or an Authorization header.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DiagnosticsError(Exception):
+    """Base class of every exception the engine raises on purpose."""
+
+
+class ConfigurationError(DiagnosticsError):
+    """The settings cannot work (unknown control plane, missing base URL, ...)."""
+
+
+class AnypointError(DiagnosticsError):
+    """An Anypoint call failed.
+
+    ``attempts`` counts the HTTP attempts made on ``path`` (0 when none was sent, e.g. the budget
+    had already run out); ``elapsed_ms`` is the wall time of the whole call, retries included.
+    ``outcome`` is the probe outcome of report.md this failure maps to by default; a probe may
+    read it differently (an Exchange detail 404 means a missing grant, for instance).
+    """
+
+    outcome: ClassVar[str] = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        attempts: int = 0,
+        elapsed_ms: float = 0.0,
+        path: str = "",
+        method: str = "GET",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.attempts = attempts
+        self.elapsed_ms = elapsed_ms
+        self.path = path
+        self.method = method
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the keyword attributes when the error crosses a process boundary (pickle).
+        return (_rebuild, (type(self), self.message, self._fields()))
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "attempts": self.attempts,
+            "elapsed_ms": self.elapsed_ms,
+            "path": self.path,
+            "method": self.method,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, "
+            f"attempts={self.attempts}, path={self.path!r})"
+        )
+
+
+def _rebuild(cls: type[AnypointError], message: str, fields: dict[str, Any]) -> AnypointError:
+    return cls(message, **fields)
+
+
+class AuthenticationError(AnypointError):
+    """The connected app's credentials were refused."""
+
+    outcome = "forbidden"
+
+
+class ForbiddenError(AnypointError):
+    """The token is valid but lacks a grant for this organization or environment."""
+
+    outcome = "forbidden"
+
+
+class NotFoundError(AnypointError):
+    """404."""
+
+
+class RateLimitedError(AnypointError):
+    """429 or 503 "at capacity" after every retry the budget allowed."""
+
+    outcome = "rate_limited"
+
+
+class UpstreamError(AnypointError):
+    """5xx after every retry the budget allowed."""
+
+
+class AnypointTimeout(AnypointError):
+    """No answer in time: connect/read timeouts after retries, or the time budget ran out."""
+
+    outcome = "timeout"
+
+
+class InvalidResponseError(AnypointError):
+    """A 2xx answer that is not JSON or not of the expected shape."""
+
+
+class ClientRequestError(AnypointError):
+    """A 4xx other than 401, 403, 404 and 429."""
+
+
+class AnypointConnectionError(AnypointError):
+    """The host could not be reached at all (DNS, refused connection, TLS)."""
+
+
+__all__ = [
+    "AnypointConnectionError",
+    "AnypointError",
+    "AnypointTimeout",
+    "AuthenticationError",
+    "ClientRequestError",
+    "ConfigurationError",
+    "DiagnosticsError",
+    "ForbiddenError",
+    "InvalidResponseError",
+    "NotFoundError",
+    "RateLimitedError",
+    "UpstreamError",
+]
