@@ -55,7 +55,9 @@ class Probe:
     depends_on: tuple[str, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     params: tuple[tuple[str, str], ...] = ()
-    items: str | None = None  # where the listed items are: a key path, "" for a bare list, None for an object
+    items: str | None = (
+        None  # where the listed items are: a key path, "" for a bare list, None for an object
+    )
     denial: Denial = "none"  # how Anypoint answers when the scope is missing (datasets.md)
 
 

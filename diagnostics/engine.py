@@ -53,7 +53,7 @@ class RunOptions:
     page_size: int = DEFAULT_PAGE_SIZE
     environments: Sequence[str] = ()
     datasets: Sequence[str] = ()
-    timeout: tuple[float, float] = (3.05, 8.0)
+    timeout: tuple[float, float] = (3.05, 5.0)
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,10 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
     options = options or RunOptions()
     now = run.now or datetime.now(UTC)
     connection = run.connection
+    session = run.session or pooled_session(options.concurrency)
     client = AnypointClient(
         connection,
-        session=run.session,
+        session=session,
         timeout=options.timeout,
         rate_limiter=HostRateLimiter(options.rate_per_second, burst=options.concurrency),
     )
@@ -86,11 +87,24 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
         client, RunnerSettings(concurrency=options.concurrency, deadline_s=options.deadline_s)
     )
     started = time.monotonic()
-    result = runner.run(plan)
+    try:
+        result = runner.run(plan)
+    finally:
+        if run.session is None:
+            session.close()
     data = _build_report(run, options, now, result.records, plan.environments, result.hit_deadline)
     data["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
     secrets = [connection.client_secret, *client.issued_tokens()]
     return Report(validate_report(redact_report(data, known_secrets=secrets)))
+
+
+def pooled_session(concurrency: int) -> requests.Session:
+    """A session whose connection pool holds one connection per concurrent probe."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=concurrency)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def _build_report(

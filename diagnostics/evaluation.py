@@ -143,7 +143,9 @@ def evaluate_datasets(
     return results
 
 
-def _derived(dataset: Dataset, results: Mapping[str, DatasetResult], state: AppState) -> DatasetResult:
+def _derived(
+    dataset: Dataset, results: Mapping[str, DatasetResult], state: AppState
+) -> DatasetResult:
     sources = [results[s] for s in dataset.sources]
     if not state.space.is_enabled(dataset.key):
         coverage, reason = "none", SKIP_DISABLED
@@ -155,7 +157,9 @@ def _derived(dataset: Dataset, results: Mapping[str, DatasetResult], state: AppS
     lasts = [s.freshness.last_success for s in sources]
     oldest = None if None in lasts else min(x for x in lasts if x is not None)
     fallback = any(s.freshness.stale_fallback for s in sources)
-    return DatasetResult(dataset, coverage, reason, Freshness(worst_freshness(states), oldest, fallback))
+    return DatasetResult(
+        dataset, coverage, reason, Freshness(worst_freshness(states), oldest, fallback)
+    )
 
 
 def evaluate_scopes(records: Sequence[ProbeRecord]) -> dict[str, ScopeResult]:
@@ -192,4 +196,3 @@ def endpoints_sample_version(records: Sequence[ProbeRecord]) -> str | None:
         return None
     version = detail.data.get("version")
     return str(version) if version is not None else None
-

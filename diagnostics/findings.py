@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnostics.catalogue import MULESOFT_CONNECTED_APPS_DOC, MULESOFT_SCOPES_DOC, MULESIGHT_DOCS
+from diagnostics.catalogue import MULESIGHT_DOCS, MULESOFT_CONNECTED_APPS_DOC, MULESOFT_SCOPES_DOC
 from diagnostics.model import Environment
 
 OWNERS = ("customer_admin", "mulesight_support", "mulesight_engineering", "mulesoft")

@@ -42,7 +42,9 @@ def cache_freshness(entry: CacheEntry | None, now: datetime, sync_interval_hours
 def endpoints_freshness(entry: CacheEntry | None, current_version: str | None) -> Freshness:
     if entry is None or entry.last_success is None:
         return Freshness("never", None, False)
-    changed = bool(entry.asset_version and current_version and entry.asset_version != current_version)
+    changed = bool(
+        entry.asset_version and current_version and entry.asset_version != current_version
+    )
     return Freshness("stale" if changed else "fresh", entry.last_success, entry.last_attempt_failed)
 
 

@@ -13,7 +13,12 @@ from datetime import datetime
 
 CONTROL_PLANES = ("us", "eu", "gov", "custom")
 ENVIRONMENT_TYPES = ("production", "sandbox", "design")
-MACRO_TYPES = ("exchange-asset", "runtime-manager-app", "api-manager-instance", "environment-summary")
+MACRO_TYPES = (
+    "exchange-asset",
+    "runtime-manager-app",
+    "api-manager-instance",
+    "environment-summary",
+)
 MACRO_MODES = ("detailed", "compact", "endpoints", "security")
 RENDER_STATUSES = ("ok", "error", "timeout", "stale")
 DEFAULT_SYNC_INTERVAL_HOURS = 24

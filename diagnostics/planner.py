@@ -58,7 +58,9 @@ def extract_items(probe: Probe, data: Any) -> list[Any] | None:
     value = data.get(probe.items)
     if probe.items == "assets" and isinstance(value, list):
         # API Manager groups instances by asset: {"assets": [{..., "apis": [...]}]}.
-        return [api for asset in value if isinstance(asset, Mapping) for api in asset.get("apis") or []]
+        return [
+            api for asset in value if isinstance(asset, Mapping) for api in asset.get("apis") or []
+        ]
     return value if isinstance(value, list) else None
 
 
@@ -78,9 +80,9 @@ class ProbePlan:
         return {"org_id": self.organization_id, "page_size": str(self.page_size)}
 
     def _skip_reason(self, probe: Probe) -> str | None:
-        if self.dataset_filter and probe.dataset not in ALWAYS_SELECTED:
-            if probe.dataset not in self.dataset_filter:
-                return SKIP_NOT_SELECTED
+        selected = probe.dataset in ALWAYS_SELECTED or probe.dataset in self.dataset_filter
+        if self.dataset_filter and not selected:
+            return SKIP_NOT_SELECTED
         if not self.enabled.get(probe.dataset, True):
             return SKIP_DISABLED
         return None
@@ -101,7 +103,9 @@ class ProbePlan:
                 tasks.append(ProbeTask(probe, self._base_bindings()))
         return tasks, skipped
 
-    def after(self, task: ProbeTask, record: ProbeRecord) -> tuple[list[ProbeTask], list[ProbeRecord]]:
+    def after(
+        self, task: ProbeTask, record: ProbeRecord
+    ) -> tuple[list[ProbeTask], list[ProbeRecord]]:
         """What follows a finished probe: its children's tasks, or their skipped records."""
         if record.probe.key == "diagnostics.environments" and record.succeeded:
             self.environments = self._select_environments(record.items or [])
@@ -130,7 +134,9 @@ class ProbePlan:
         record.blocked_by = parent.probe.key
         return [record]
 
-    def _skip_subtree(self, probe: Probe, env_id: str | None, cause: ProbeRecord) -> list[ProbeRecord]:
+    def _skip_subtree(
+        self, probe: Probe, env_id: str | None, cause: ProbeRecord
+    ) -> list[ProbeRecord]:
         own_env = env_id if probe.per in ("api_instance", "environment") else None
         message = f"not run: {cause.probe.title} answered {cause.effective_outcome}"
         records = [_skipped(probe, own_env, cause.effective_outcome, message)]
@@ -162,7 +168,7 @@ class ProbePlan:
             Environment(
                 id=str(item["id"]),
                 name=str(item.get("name") or item["id"]),
-                type=_environment_type(item),
+                type=environment_type(item),
             )
             for item in items
             if isinstance(item, Mapping) and "id" in item
@@ -172,7 +178,7 @@ class ProbePlan:
         return environments
 
 
-def _environment_type(item: Mapping[str, Any]) -> str:
+def environment_type(item: Mapping[str, Any]) -> str:
     kind = str(item.get("type") or "").lower()
     if kind in ("production", "sandbox", "design"):
         return kind
@@ -186,7 +192,9 @@ def _first(items: list[Any] | None, accept: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def _skipped(probe: Probe, env_id: str | None, cause: str, message: str | None = None) -> ProbeRecord:
+def _skipped(
+    probe: Probe, env_id: str | None, cause: str, message: str | None = None
+) -> ProbeRecord:
     text = message or {
         SKIP_DISABLED: "not run: the space turned this dataset off",
         SKIP_NOT_SELECTED: "not run: dataset not selected for this run",

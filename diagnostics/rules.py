@@ -188,7 +188,9 @@ def _disabled_finding(key: str, d: DatasetResult) -> Finding:
 def _dataset_why(ctx: RuleContext, d: DatasetResult, scopes: list[str]) -> str:
     if d.dataset.derived:
         sources = ", ".join(
-            ctx.datasets[s].dataset.name for s in d.dataset.sources if ctx.datasets[s].coverage != "full"
+            ctx.datasets[s].dataset.name
+            for s in d.dataset.sources
+            if ctx.datasets[s].coverage != "full"
         )
         return f"Built from other caches, and {sources or 'a source'} is incomplete."
     if ctx.credentials_failed:
@@ -207,7 +209,10 @@ def _dataset_fix(ctx: RuleContext, d: DatasetResult, scopes: list[str]) -> tuple
     if d.dataset.derived:
         return "customer_admin", "Fix the findings of the source datasets; this one follows."
     if ctx.credentials_failed:
-        return "customer_admin", "Fix the connected app's credentials (see the credentials finding)."
+        return (
+            "customer_admin",
+            "Fix the connected app's credentials (see the credentials finding).",
+        )
     if d.reason == "auth_blocked" and scopes:
         where = _forbidden_places(ctx, d.records)
         return "customer_admin", grant_scope_remediation(", ".join(scopes), where)
@@ -229,7 +234,7 @@ def _dataset_fix(ctx: RuleContext, d: DatasetResult, scopes: list[str]) -> tuple
 def _forbidden_places(ctx: RuleContext, records: Sequence[ProbeRecord]) -> str:
     places = []
     for r in records:
-        if r.outcome == "forbidden":
+        if r.effective_outcome == "forbidden":
             place = r.environment_id or "organization"
             if place not in places:
                 places.append(place)
@@ -254,13 +259,16 @@ def scope_rule(ctx: RuleContext) -> list[Finding]:
                 )
             owner, fix, cause = "customer_admin", grant_scope_remediation(key, where), None
         else:
-            cause = ctx.root_cause(
-                [r for r in ctx.records if r.probe.scope == key], s.reason
+            own = [r for r in ctx.records if r.probe.scope == key]
+            cause = ctx.root_cause(own, s.reason)
+            blockers = [b for b in ctx.blamed_scopes(own) if b != key]
+            where = _forbidden_places(ctx, own)
+            because = (
+                f"{', '.join(blockers)} is missing for {where}, so its probes could not run there"
+                if blockers
+                else f"its probes got no usable answer ({s.reason})"
             )
-            detail = (
-                f"`{key}` could not be verified: its probes did not get an answer "
-                f"({s.reason}). {meta.impact}"
-            )
+            detail = f"`{key}` could not be checked everywhere: {because}. {meta.impact}"
             owner = "mulesoft" if cause == UPSTREAM else "customer_admin"
             fix = "Fix the finding this one points at; the scope is checked again on the next run."
         findings.append(
@@ -272,7 +280,9 @@ def scope_rule(ctx: RuleContext) -> list[Finding]:
                 detail=detail,
                 remediation=fix,
                 owner=owner,
-                datasets=[k for k, d in ctx.datasets.items() if key in ctx.blamed_scopes(d.records)],
+                datasets=[
+                    k for k, d in ctx.datasets.items() if key in ctx.blamed_scopes(d.records)
+                ],
                 scopes=[key],
                 doc_url=DOC_SCOPES,
                 cause=cause,
@@ -379,6 +389,15 @@ def macro_rule(ctx: RuleContext) -> list[Finding]:
                 else "Fix the dataset finding this macro points at, then reload the page."
             )
             owner = "customer_admin" if cause != UPSTREAM else "mulesoft"
+        elif d.freshness.state in ("stale", "expired", "never") or d.freshness.stale_fallback:
+            state = d.freshness.state if d.freshness.state != "fresh" else "stale_fallback"
+            detail += f" Its dataset's cache is {state.replace('_', ' ')}."
+            cause = f"cache.{state}:{m.dataset}"
+            fix = (
+                f"Refresh {d.dataset.name} (Refresh now in {CONNECTION_SETTINGS}, or Refresh in "
+                "the macro), then reload the page."
+            )
+            owner = "customer_admin"
         else:
             cause = None
             fix = (

@@ -154,7 +154,9 @@ class ProbeRunner:
                 result = self.client.authenticate(deadline=deadline)
             else:
                 result = self.client.get(
-                    task.path, params=task.params or None, headers=task.headers or None,
+                    task.path,
+                    params=task.params or None,
+                    headers=task.headers or None,
                     deadline=deadline,
                 )
             record.status = result.status
@@ -174,7 +176,9 @@ class ProbeRunner:
         return record
 
 
-def _skipped_descendants(plan: ProbePlan, task: ProbeTask, record: ProbeRecord) -> list[ProbeRecord]:
+def _skipped_descendants(
+    plan: ProbePlan, task: ProbeTask, record: ProbeRecord
+) -> list[ProbeRecord]:
     follow, skipped = plan.after(task, record)
     assert not follow, "a failed probe never plans children"
     return skipped

@@ -26,7 +26,12 @@ def suggest_severity(
     environments: Sequence[Environment],
     findings: Sequence[Finding],
 ) -> SeveritySuggestion:
-    checked = [d for d in datasets.values() if d.checked and not d.dataset.derived]
+    # "Every dataset" means the data people see: the shared platform context is not one of them.
+    checked = [
+        d
+        for d in datasets.values()
+        if d.checked and not d.dataset.derived and d.dataset.key != "diagnostics"
+    ]
     production = [e for e in environments if e.type == "production"]
     # With no environment listed at all (token or environments refused), judge the organization.
     places: list[Environment | None] = production if environments else [None]

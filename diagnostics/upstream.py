@@ -39,7 +39,8 @@ def detect_upstream(
 ) -> UpstreamState:
     """``dataset_coverage`` maps each non-derived dataset key to (coverage, reason)."""
     unreachable = tuple(
-        key for key, (coverage, reason) in dataset_coverage.items()
+        key
+        for key, (coverage, reason) in dataset_coverage.items()
         if coverage == "none" and reason == "unreachable"
     )
     return UpstreamState(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from diagnostics.anypoint import resolve_base_url
 from diagnostics.catalogue import DATASET_KEYS
 from diagnostics.commands import EXIT_RUN_FAILED, InputError, cli
 from diagnostics.engine import RunInput, RunOptions, run_diagnostics
@@ -16,7 +17,6 @@ from diagnostics.errors import DiagnosticsError
 from diagnostics.model import CONTROL_PLANES, AppState, Connection
 from diagnostics.render import FORMATS, render
 from diagnostics.simulator import ScenarioError, load_scenario, simulated_session
-from diagnostics.anypoint import resolve_base_url
 
 LIVE_VARIABLES = ("ANYPOINT_CLIENT_ID", "ANYPOINT_CLIENT_SECRET", "ANYPOINT_ORG_ID")
 SIMULATED_CLIENT_ID = "mulesight-simulated-client"
@@ -64,13 +64,17 @@ def _scenario_input(name: str, org: str | None, envs: tuple[str, ...]) -> RunInp
 
 
 def _live_input(org: str | None) -> RunInput:
-    missing = [v for v in LIVE_VARIABLES if not os.environ.get(v) and not (v.endswith("ORG_ID") and org)]
+    missing = [
+        v for v in LIVE_VARIABLES if not os.environ.get(v) and not (v.endswith("ORG_ID") and org)
+    ]
     if missing:
         raise InputError(f"--live needs the environment variable(s) {', '.join(missing)}")
     plane = os.environ.get("ANYPOINT_CONTROL_PLANE", "us")
     base_url = os.environ.get("ANYPOINT_BASE_URL") or None
     if plane not in CONTROL_PLANES:
-        raise InputError(f"ANYPOINT_CONTROL_PLANE: {plane!r} is not one of {', '.join(CONTROL_PLANES)}")
+        raise InputError(
+            f"ANYPOINT_CONTROL_PLANE: {plane!r} is not one of {', '.join(CONTROL_PLANES)}"
+        )
     if plane == "custom" and not base_url:
         raise InputError("ANYPOINT_CONTROL_PLANE=custom needs ANYPOINT_BASE_URL")
     connection = Connection(
@@ -84,18 +88,39 @@ def _live_input(org: str | None) -> RunInput:
 
 
 @cli.command()
-@click.option("--scenario", "scenario", metavar="NAME_OR_FILE", help="A built-in scenario or a scenario file.")
-@click.option("--live", is_flag=True, help="Probe the Anypoint organization of ANYPOINT_* variables.")
-@click.option("--org", metavar="ID", help="Organization id (overrides the scenario's / ANYPOINT_ORG_ID).")
-@click.option("--env", "envs", multiple=True, metavar="ID", help="Only these environments (repeatable).")
 @click.option(
-    "--dataset", "datasets", multiple=True, type=click.Choice(DATASET_KEYS), help="Only these datasets."
+    "--scenario", "scenario", metavar="NAME_OR_FILE", help="A built-in scenario or a scenario file."
 )
-@click.option("--now", metavar="ISO", help="The clock of the run (default: the scenario's, or now).")
+@click.option(
+    "--live", is_flag=True, help="Probe the Anypoint organization of ANYPOINT_* variables."
+)
+@click.option(
+    "--org", metavar="ID", help="Organization id (overrides the scenario's / ANYPOINT_ORG_ID)."
+)
+@click.option(
+    "--env", "envs", multiple=True, metavar="ID", help="Only these environments (repeatable)."
+)
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    type=click.Choice(DATASET_KEYS),
+    help="Only these datasets.",
+)
+@click.option(
+    "--now", metavar="ISO", help="The clock of the run (default: the scenario's, or now)."
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write here.")
-@click.option("--deadline", type=click.FloatRange(1, 25), default=20.0, show_default=True,
-              help="Seconds the whole run may take (a Forge remote call gets 25 s).")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write here."
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(1, 25),
+    default=20.0,
+    show_default=True,
+    help="Seconds the whole run may take (a Forge remote call gets 25 s).",
+)
 def diagnose(
     scenario: str | None,
     live: bool,

@@ -19,12 +19,24 @@ from diagnostics.catalogue import (
 from diagnostics.model import MACRO_TYPES
 
 CONTRACT_DATASETS = (
-    "diagnostics", "exchange", "endpoints", "runtime_manager", "api_manager",
-    "api_security_posture", "ops_dashboard", "rovo",
+    "diagnostics",
+    "exchange",
+    "endpoints",
+    "runtime_manager",
+    "api_manager",
+    "api_security_posture",
+    "ops_dashboard",
+    "rovo",
 )
 CONTRACT_SCOPES = (
-    "read:organization", "read:orgenvironments", "read:exchange", "read:applications",
-    "read:runtime_fabrics", "read:api_configuration", "read:api_policies", "read:api_contracts",
+    "read:organization",
+    "read:orgenvironments",
+    "read:exchange",
+    "read:applications",
+    "read:runtime_fabrics",
+    "read:api_configuration",
+    "read:api_policies",
+    "read:api_contracts",
 )
 
 

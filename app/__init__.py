@@ -1,0 +1,31 @@
+"""The MuleSight companion backend: ``create_app()`` (``mulesight serve``, or any WSGI server)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app import auth, config, crypto, db, errors, logging, openapi
+from app.blueprints import forge, health
+
+BLUEPRINTS = (health.bp, forge.bp)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (see ``service.md``); ``test_config`` overrides.
+
+    ``test_config`` may also hold ``INSTANCE_PATH`` (the instance folder: SQLite file, secret key).
+    Start-up applies the database migrations unless ``MULESIGHT_AUTO_MIGRATE`` is false.
+    """
+    overrides = dict(test_config or {})
+    app = Flask(
+        __name__, instance_path=overrides.pop("INSTANCE_PATH", None), instance_relative_config=True
+    )
+    config.configure(app, overrides)
+    for part in (logging, errors, crypto, db, auth, openapi):
+        part.init_app(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    return app

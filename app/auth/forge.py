@@ -1,0 +1,217 @@
+"""Forge Invocation Tokens (FIT): the only way a Forge request names its tenant.
+
+Forge Remote sends ``Authorization: Bearer <FIT>``: an RS256 JWT signed by Atlassian, with
+``iss = forge/invocation-token`` and ``aud`` = the app's ARI (``FORGE_APP_ID``). Its claims give
+the tenant: ``app.installationId`` (the installation ARI), ``context.cloudId``,
+``app.apiBaseUrl`` and ``principal`` (the user's accountId; absent for scheduled triggers).
+Nothing in the body or query string can choose another tenant.
+
+The signing keys come from ``FORGE_JWKS_URL``, cached for ``FORGE_JWKS_CACHE_SECONDS``; a token
+signed with an unknown ``kid`` triggers one refetch (at most one such refetch every
+``FORGE_JWKS_MIN_REFRESH_SECONDS``, so a flood of made-up ``kid`` values cannot hammer Atlassian).
+If a refetch fails, the keys already known keep working.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+import requests
+from flask import Flask, current_app, g, request
+
+from app import storage
+from app.db import get_session
+from app.errors import ApiError
+from app.openapi import FORGE_SECURITY
+
+log = logging.getLogger(__name__)
+
+FIT_ISSUER = "forge/invocation-token"
+FIT_ALGORITHM = "RS256"
+_REALM = {"WWW-Authenticate": 'Bearer realm="forge"'}
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """The verified caller of a Forge route (``g.tenant``). Tokens are kept in memory only."""
+
+    installation_id: str
+    cloud_id: str
+    api_base_url: str | None
+    account_id: str | None
+    invocation_token: str = field(repr=False)
+    # Forge's app tokens for calling Confluence back (x-forge-oauth-system / -user headers).
+    system_token: str | None = field(default=None, repr=False)
+    user_token: str | None = field(default=None, repr=False)
+
+    @property
+    def actor(self) -> str:
+        """The audit / ``requested_by`` name of the caller."""
+        return f"forge:{self.account_id or 'app'}"
+
+
+class ForgeAuthError(Exception):
+    """The token is not acceptable; the message is safe to send back."""
+
+
+class JwksUnavailable(Exception):
+    """The signing keys could not be fetched."""
+
+
+class JwksCache:
+    """The public keys of ``url`` by ``kid`` (RSA signing keys only), thread-safe."""
+
+    def __init__(
+        self, url: str, *, timeout: float = 5.0, ttl: float = 3600, min_refresh: float = 10
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.ttl = ttl
+        self.min_refresh = min_refresh
+        self._keys: dict[str, Any] = {}
+        self._fetched_at: float | None = None
+        self._last_forced: float | None = None
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> Any:
+        """The public key for ``kid``; raises :class:`ForgeAuthError` if Atlassian has none."""
+        with self._lock:
+            now = time.monotonic()
+            fetched_now = False
+            if self._fetched_at is None or now - self._fetched_at >= self.ttl:
+                self._refresh(now)
+                fetched_now = True
+            if kid not in self._keys and not fetched_now and self._may_force(now):
+                self._last_forced = now
+                self._refresh(now)
+            key = self._keys.get(kid)
+        if key is None:
+            raise ForgeAuthError("The token is signed with an unknown key.")
+        return key
+
+    def _may_force(self, now: float) -> bool:
+        return self._last_forced is None or now - self._last_forced >= self.min_refresh
+
+    def _refresh(self, now: float) -> None:
+        try:
+            response = requests.get(self.url, timeout=self.timeout)
+            response.raise_for_status()
+            keys = {
+                jwk.key_id: jwk.key
+                for jwk in jwt.PyJWKSet.from_dict(response.json()).keys
+                if jwk.key_id and jwk.key_type == "RSA" and jwk.public_key_use in (None, "sig")
+            }
+        except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
+            log.warning("Forge JWKS fetch failed: %s", type(exc).__name__)
+            if not self._keys:
+                raise JwksUnavailable("The Forge signing keys cannot be fetched.") from None
+            return  # keep the keys we know; retry on the next miss
+        self._keys = keys
+        self._fetched_at = now
+
+
+def verify_invocation_token(token: str, *, app_id: str, jwks: JwksCache, leeway: int) -> dict:
+    """The claims of a valid FIT; :class:`ForgeAuthError` otherwise."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise ForgeAuthError("The token is not a JWT.") from None
+    if header.get("alg") != FIT_ALGORITHM:
+        raise ForgeAuthError(f"The token must be signed with {FIT_ALGORITHM}.")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise ForgeAuthError("The token names no signing key (kid).")
+    try:
+        return jwt.decode(
+            token,
+            jwks.key(kid),
+            algorithms=[FIT_ALGORITHM],
+            audience=app_id,
+            issuer=FIT_ISSUER,
+            leeway=leeway,
+            options={"require": ["exp", "iss", "aud"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise ForgeAuthError(f"Invalid Forge Invocation Token: {exc}.") from None
+
+
+def _claim(claims: dict, *path: str) -> str | None:
+    value: Any = claims
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _bearer() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "A Forge Invocation Token is required.", headers=_REALM)
+    return token.strip()
+
+
+def authenticate_forge_request() -> Tenant:
+    """Verify the request's FIT, register a new installation, and return the tenant."""
+    app_id = current_app.config.get("FORGE_APP_ID")
+    if not app_id:
+        raise ApiError(
+            401,
+            "forge_not_configured",
+            "Forge authentication is not configured on this server (FORGE_APP_ID is not set).",
+            headers=_REALM,
+        )
+    token = _bearer()
+    try:
+        claims = verify_invocation_token(
+            token,
+            app_id=app_id,
+            jwks=current_app.extensions["forge_jwks"],
+            leeway=current_app.config["FORGE_JWT_LEEWAY"],
+        )
+    except JwksUnavailable as exc:
+        raise ApiError(503, "forge_keys_unavailable", str(exc)) from None
+    except ForgeAuthError as exc:
+        raise ApiError(401, "invalid_token", str(exc), headers=_REALM) from None
+    installation_id = _claim(claims, "app", "installationId")
+    cloud_id = _claim(claims, "context", "cloudId")
+    if installation_id is None or cloud_id is None:
+        raise ApiError(
+            401, "invalid_token", "The token has no installation or cloud id.", headers=_REALM
+        )
+    storage.ensure_installation(get_session(), installation_id, cloud_id)
+    return Tenant(
+        installation_id=installation_id,
+        cloud_id=cloud_id,
+        api_base_url=_claim(claims, "app", "apiBaseUrl"),
+        account_id=_claim(claims, "principal"),
+        invocation_token=token,
+        system_token=request.headers.get("x-forge-oauth-system") or None,
+        user_token=request.headers.get("x-forge-oauth-user") or None,
+    )
+
+
+def forge_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Only callers with a valid FIT get in; ``g.tenant`` is their :class:`Tenant`."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.tenant = authenticate_forge_request()
+        return view(*args, **kwargs)
+
+    wrapper.__api_security__ = FORGE_SECURITY  # type: ignore[attr-defined]
+    return wrapper
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["forge_jwks"] = JwksCache(
+        app.config["FORGE_JWKS_URL"],
+        timeout=float(app.config["FORGE_JWKS_TIMEOUT"]),
+        ttl=float(app.config["FORGE_JWKS_CACHE_SECONDS"]),
+        min_refresh=float(app.config["FORGE_JWKS_MIN_REFRESH_SECONDS"]),
+    )

@@ -1,0 +1,151 @@
+"""The ``mulesight`` console script: the engine's commands plus ``serve``, ``token`` and ``db``.
+
+Service commands build the app with :func:`app.create_app` (through Flask's ``ScriptInfo``, so a
+test can hand them its own app with ``app.test_cli_runner()``). Errors print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+from flask import Flask
+from flask.cli import ScriptInfo, with_appcontext
+from werkzeug.serving import run_simple
+
+from app import create_app, storage
+from app.audit import audit
+from app.config import ConfigError
+from app.db import get_db, get_session
+from app.models import SUPPORT_ROLES
+from app.storage.support_tokens import TokenNameTaken
+from diagnostics.commands import InputError, register_engine_commands
+
+CLI_ACTOR = "cli"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+def serve(host: str, port: int) -> None:
+    """Run the companion backend (embedded defaults: SQLite, simulated Anypoint)."""
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"MuleSight backend on http://{shown}:{port}/ (Ctrl+C to stop)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@click.group()
+def token() -> None:
+    """Support API tokens (stored hashed; shown once at creation)."""
+
+
+@token.command("create")
+@click.option("--name", required=True, help="Who or what the token is for (unique).")
+@click.option("--role", type=click.Choice(SUPPORT_ROLES), default="viewer", show_default=True)
+@with_appcontext
+def token_create(name: str, role: str) -> None:
+    """Mint a support token and print it once."""
+    try:
+        _row, clear = storage.create_support_token(get_session(), name, role)
+    except (TokenNameTaken, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    audit(CLI_ACTOR, "support_token.create", target=name)
+    click.echo(clear)
+    click.echo(
+        f"Support token {name!r} ({role}) created. Store it now: it cannot be shown again.",
+        err=True,
+    )
+
+
+@token.command("list")
+@with_appcontext
+def token_list() -> None:
+    """List the tokens: name, role, prefix, created, last used, revoked."""
+    for row in storage.list_support_tokens(get_session()):
+        click.echo(
+            "\t".join(
+                [
+                    row.name,
+                    row.role,
+                    f"mst_{row.prefix}_…",
+                    row.created_at.isoformat(timespec="seconds"),
+                    row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "-",
+                    f"revoked {row.revoked_at.isoformat(timespec='seconds')}"
+                    if row.revoked_at
+                    else "active",
+                ]
+            )
+        )
+
+
+@token.command("revoke")
+@click.argument("name")
+@with_appcontext
+def token_revoke(name: str) -> None:
+    """Revoke a token by name (it stops working at once)."""
+    try:
+        storage.revoke_support_token(get_session(), name)
+    except storage.NotFound as exc:
+        raise InputError(str(exc)) from None
+    audit(CLI_ACTOR, "support_token.revoke", target=name)
+    click.echo(f"Support token {name!r} revoked.", err=True)
+
+
+@click.group()
+def db() -> None:
+    """The database."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply the migrations (start-up does this too unless MULESIGHT_AUTO_MIGRATE is false)."""
+    get_db().upgrade()
+    click.echo(f"Database {get_db()!r} is up to date.", err=True)
+
+
+def build_cli(group: click.Group) -> click.Group:
+    """``group`` with the service's commands added."""
+    for command in (serve, token, db):
+        group.add_command(command)
+    return group
+
+
+def _load_app() -> Flask:
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+
+
+def run(group: click.Group, argv: Sequence[str] | None = None) -> int:
+    """Run ``group``; a usage or input error prints one line on stderr. Returns the exit code."""
+    try:
+        result = group.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="mulesight",
+            standalone_mode=False,
+            obj=ScriptInfo(create_app=_load_app),
+        )
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: show its help
+        exc.show()
+        return exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"Error: {' '.join(exc.format_message().split())}", err=True)
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run(build_cli(register_engine_commands())))
+
+
+__all__ = ["build_cli", "main", "run"]

@@ -1,0 +1,126 @@
+"""The database: one engine per app, one session per request, migrations at start-up.
+
+``init_app`` puts a :class:`Database` in ``app.extensions["db"]``. Views and repositories use
+:func:`get_session` (the request's session, closed — and rolled back if not committed — when the
+app context ends). Code outside a request (CLI, jobs) uses ``with db.session() as session:``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# pg_advisory_lock key serialising concurrent start-up migrations ("MSIG").
+_MIGRATION_LOCK_KEY = 0x4D534947
+
+
+def normalize_url(url: str | URL) -> URL:
+    """``postgresql://`` and ``postgres://`` URLs use psycopg 3 (psycopg2 is not a dependency)."""
+    if isinstance(url, str) and url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    """An engine, its session factory and the migration runner."""
+
+    def __init__(self, url: str | URL, **engine_options: Any) -> None:
+        self.url = normalize_url(url)
+        if self.url.get_backend_name() == "sqlite":
+            engine_options.setdefault("connect_args", {}).setdefault("timeout", 30)
+        elif self.url.get_backend_name() == "postgresql":
+            engine_options.setdefault("pool_pre_ping", True)
+            if "connect_timeout" not in self.url.query:
+                engine_options.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
+        self.engine: Engine = create_engine(self.url, **engine_options)
+        if self.url.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for work outside a request; rolled back unless committed, then closed."""
+        with self.sessionmaker() as session:
+            yield session
+
+    def ping(self) -> None:
+        """Raise unless the database answers ``SELECT 1``."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply the migrations up to ``revision``; serialised across workers on PostgreSQL."""
+        from alembic import command
+
+        postgres = self.engine.dialect.name == "postgresql"
+        with self.engine.connect() as conn:
+            if postgres:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                conn.commit()
+            try:
+                config = alembic_config()
+                config.attributes["connection"] = conn
+                command.upgrade(config, revision)
+                conn.commit()
+            finally:
+                if postgres:
+                    conn.rollback()
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                    conn.commit()
+
+    def dispose(self) -> None:
+        """Close every pooled connection (tests, shutdown)."""
+        self.engine.dispose()
+
+
+def alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def init_app(app: Flask) -> None:
+    db = Database(app.config["MULESIGHT_DATABASE_URL"], **app.config.get("DB_ENGINE_OPTIONS", {}))
+    app.extensions["db"] = db
+    if app.config["MULESIGHT_AUTO_MIGRATE"]:
+        db.upgrade()
+    app.teardown_appcontext(_close_session)
+
+
+def get_db() -> Database:
+    return current_app.extensions["db"]
+
+
+def get_session() -> Session:
+    """The session of the current app context (created on first use)."""
+    if "db_session" not in g:
+        g.db_session = get_db().sessionmaker()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,18 @@
+"""Ticket back ends behind one interface: Service Management (:mod:`app.tickets.jsm`) or the local
+ticket store."""
+
+from app.tickets.base import (
+    Attachment,
+    TicketConnector,
+    TicketData,
+    TicketError,
+    is_retryable_status,
+)
+
+__all__ = [
+    "Attachment",
+    "TicketConnector",
+    "TicketData",
+    "TicketError",
+    "is_retryable_status",
+]

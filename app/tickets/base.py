@@ -1,0 +1,80 @@
+"""The one small interface every ticket back end implements (Service Management, the local store).
+
+Connectors make exactly one attempt per call and report failures as :class:`TicketError`; the
+outbox decides whether and when to try again, from ``retryable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+def is_retryable_status(status: int) -> bool:
+    """429, 408 and 5xx may succeed later; any other 4xx will fail the same way again."""
+    return status in (408, 429) or 500 <= status <= 599
+
+
+class TicketError(Exception):
+    """A ticket operation failed; ``message`` is safe to store and show (never credentials)."""
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+
+    @classmethod
+    def for_status(cls, message: str, status: int) -> TicketError:
+        return cls(message, retryable=is_retryable_status(status), status=status)
+
+    def __repr__(self) -> str:
+        return (
+            f"TicketError({self.message!r}, retryable={self.retryable!r}, status={self.status!r})"
+        )
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TicketData:
+    """What the diagnostics need from a ticket.
+
+    ``fields`` holds the back end's raw fields; ``site_url`` is the customer's Atlassian site the
+    ticket is about when the back end records it (the local store does; for Service Management the
+    caller reads it from ``fields``/``description``).
+    """
+
+    key: str
+    summary: str
+    description: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    site_url: str | None = None
+
+
+@runtime_checkable
+class TicketConnector(Protocol):
+    """Comments, attachments and labels on a ticket, plus reading it.
+
+    ``public=False`` means internal (agents only). Every method raises :class:`TicketError`.
+    """
+
+    def add_comment(self, key: str, body_markdown: str, *, public: bool) -> str:
+        """Add a comment; returns its id."""
+        ...
+
+    def attach(self, key: str, files: Sequence[Attachment], *, public: bool) -> list[str]:
+        """Attach files; returns the new attachments' ids."""
+        ...
+
+    def add_labels(self, key: str, labels: Sequence[str]) -> None:
+        """Add labels, keeping the ticket's existing ones."""
+        ...
+
+    def get_ticket(self, key: str) -> TicketData: ...

@@ -1,0 +1,221 @@
+"""Jira Service Management connector, through atlassian-python-api's ``ServiceDesk`` client.
+
+One HTTP attempt per call: the library's sleep-and-retry is off (``retry_with_header=False``, no
+backoff) and every request carries the timeout, so a slow or rate-limiting site fails fast with a
+:class:`TicketError` and the outbox retries later. The calls:
+
+- comment: ``POST /rest/servicedeskapi/request/{key}/comment`` ``{"body", "public"}``
+- attach: ``POST /rest/servicedeskapi/servicedesk/{id}/attachTemporaryFile`` (multipart ``file``)
+  per file, then ``POST /rest/servicedeskapi/request/{key}/attachment``
+  ``{"temporaryAttachmentIds", "public"}``
+- labels: ``PUT /rest/api/3/issue/{key}`` ``{"update": {"labels": [{"add": label}, ...]}}``
+- read: ``GET /rest/api/3/issue/{key}``
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from atlassian import ServiceDesk
+
+from app.tickets.base import Attachment, TicketData, TicketError
+from app.tickets.markup import adf_to_text, markdown_to_jira
+
+log = logging.getLogger(__name__)
+
+_DETAIL_LIMIT = 200
+
+
+class JsmConnector:
+    """A :class:`~app.tickets.base.TicketConnector` for a Service Management site.
+
+    Basic auth (account email + API token); a ``session`` passed in gets that auth set on it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        api_token: str,
+        service_desk_id: str | int,
+        *,
+        timeout: float = 10,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.service_desk_id = str(service_desk_id)
+        self._secret = api_token
+        self._client = ServiceDesk(
+            url=self.base_url,
+            username=email,
+            password=api_token,
+            timeout=timeout,
+            session=session,
+            cloud=True,
+            backoff_and_retry=False,
+            retry_with_header=False,
+        )
+        self._client.timeout = timeout  # the library truncates to int; keep fractions
+
+    def __repr__(self) -> str:
+        return f"JsmConnector({self.base_url!r}, service_desk_id={self.service_desk_id!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- TicketConnector ---
+
+    def add_comment(self, key: str, body_markdown: str, *, public: bool) -> str:
+        """Public or internal comment; the Markdown is sent as plain text (see ``markup``)."""
+        with self._errors("comment", key):
+            answer = self._client.create_request_comment(
+                _path_key(key), markdown_to_jira(body_markdown), public=public
+            )
+        comment_id = answer.get("id") if isinstance(answer, Mapping) else None
+        if comment_id is None:
+            raise TicketError(
+                f"JSM comment on {key}: the answer has no comment id", retryable=False
+            )
+        return str(comment_id)
+
+    def attach(self, key: str, files: Sequence[Attachment], *, public: bool) -> list[str]:
+        """Upload each file as a temporary attachment, then attach them all in one request.
+
+        Returns the Jira attachment ids (from each attachment's ``_links.jiraRest``).
+        """
+        if not files:
+            return []
+        temporary_ids = [self._upload(key, attachment) for attachment in files]
+        with self._errors("attachment", key):
+            answer = self._client.post(
+                f"rest/servicedeskapi/request/{_path_key(key)}/attachment",
+                data={"temporaryAttachmentIds": temporary_ids, "public": public},
+                headers=self._client.experimental_headers,
+            )
+        return _attachment_ids(answer)
+
+    def add_labels(self, key: str, labels: Sequence[str]) -> None:
+        if not labels:
+            return
+        with self._errors("labels", key):
+            self._client.put(
+                f"rest/api/3/issue/{_path_key(key)}",
+                data={"update": {"labels": [{"add": label} for label in labels]}},
+            )
+
+    def get_ticket(self, key: str) -> TicketData:
+        with self._errors("read", key):
+            answer = self._client.get(f"rest/api/3/issue/{_path_key(key)}")
+        fields = answer.get("fields") if isinstance(answer, Mapping) else None
+        if not isinstance(fields, Mapping):
+            raise TicketError(f"JSM read of {key}: the answer has no fields", retryable=False)
+        return TicketData(
+            key=str(answer.get("key") or key),
+            summary=str(fields.get("summary") or ""),
+            description=adf_to_text(fields.get("description")),
+            fields=dict(fields),
+        )
+
+    # --- helpers ---
+
+    def _upload(self, key: str, attachment: Attachment) -> str:
+        # The same headers the library's attach_temporary_file sends (which only reads from disk):
+        # no JSON Content-Type (requests sets the multipart boundary) and the XSRF opt-out.
+        headers = dict(self._client.experimental_headers)
+        del headers["Content-Type"]
+        headers["X-Atlassian-Token"] = "no-check"
+        with self._errors("attachment upload", key):
+            answer = self._client.post(
+                f"rest/servicedeskapi/servicedesk/{quote(self.service_desk_id, safe='')}"
+                "/attachTemporaryFile",
+                headers=headers,
+                files={"file": (attachment.name, attachment.data, attachment.content_type)},
+            )
+        try:
+            return str(answer["temporaryAttachments"][0]["temporaryAttachmentId"])
+        except (KeyError, IndexError, TypeError):
+            raise TicketError(
+                f"JSM attachment upload for {key}: the answer has no temporary attachment id",
+                retryable=False,
+            ) from None
+
+    @contextmanager
+    def _errors(self, operation: str, key: str) -> Iterator[None]:
+        """Library and ``requests`` failures → :class:`TicketError`.
+
+        Raised ``from None``: the original exceptions hold the prepared request, whose
+        Authorization header carries the credentials.
+        """
+        try:
+            yield
+        except requests.HTTPError as exc:
+            response = exc.response
+            status = response.status_code if response is not None else None
+            message = f"JSM {operation} on {key} failed: HTTP {status}"
+            detail = self._redact(_server_message(response))
+            if detail:
+                message += f" ({detail})"
+            log.warning("%s", message)
+            if status is None:
+                raise TicketError(message, retryable=False) from None
+            raise TicketError.for_status(message, status) from None
+        except requests.Timeout:
+            message = f"JSM {operation} on {key} timed out after {self._client.timeout:g} s"
+            log.warning("%s", message)
+            raise TicketError(message, retryable=True) from None
+        except requests.ConnectionError as exc:
+            message = f"JSM {operation} on {key}: could not connect ({type(exc).__name__})"
+            log.warning("%s", message)
+            raise TicketError(message, retryable=True) from None
+        except requests.RequestException as exc:
+            message = f"JSM {operation} on {key} failed ({type(exc).__name__})"
+            log.warning("%s", message)
+            raise TicketError(message, retryable=False) from None
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret else text
+
+
+def _path_key(key: str) -> str:
+    return quote(key, safe="")
+
+
+def _server_message(response: requests.Response | None) -> str:
+    """The error text Jira sent (``errorMessage`` or ``errorMessages``/``errors``), shortened."""
+    if response is None:
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, Mapping):
+        return ""
+    messages: list[str] = []
+    if isinstance(body.get("errorMessage"), str):
+        messages.append(body["errorMessage"])
+    if isinstance(body.get("errorMessages"), list):
+        messages.extend(str(m) for m in body["errorMessages"])
+    if isinstance(body.get("errors"), Mapping):
+        messages.extend(f"{k}: {v}" for k, v in body["errors"].items())
+    text = "; ".join(m for m in messages if m)
+    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
+
+
+def _attachment_ids(answer: Any) -> list[str]:
+    attachments = answer.get("attachments") if isinstance(answer, Mapping) else None
+    if isinstance(attachments, Mapping):
+        attachments = attachments.get("values")
+    ids = []
+    for item in attachments if isinstance(attachments, list) else ():
+        if not isinstance(item, Mapping):
+            continue
+        links = item.get("_links") if isinstance(item.get("_links"), Mapping) else {}
+        ref = item.get("id") or links.get("jiraRest") or links.get("self")
+        if ref:
+            ids.append(str(ref).rstrip("/").rsplit("/", 1)[-1])
+    return ids

@@ -1,0 +1,82 @@
+"""GET /openapi.json documents every JSON route from the same schemas that validate them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.openapi import undocumented_rules
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+def _resolve(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = document
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def test_document(client: FlaskClient) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    doc = response.json
+    assert doc["openapi"].startswith("3.")
+    assert doc["info"]["title"] and doc["info"]["version"]
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["forgeInvocationToken"]["scheme"] == "bearer"
+    assert schemes["supportToken"]["scheme"] == "bearer"
+    for ref in _refs(doc):
+        _resolve(doc, ref)
+
+
+def test_every_route_is_documented(app: Flask, client: FlaskClient) -> None:
+    assert undocumented_rules(app) == []
+    paths = client.get("/openapi.json").json["paths"]
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        assert path in paths, path
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            assert method.lower() in paths[path], (path, method)
+
+
+def test_forge_routes(client: FlaskClient) -> None:
+    paths = client.get("/openapi.json").json["paths"]
+    connection = paths["/forge/v1/connection"]
+    assert set(connection) >= {"get", "put"}
+    for operation in (connection["get"], connection["put"], paths["/forge/v1/renders"]["post"]):
+        assert operation["security"] == [{"forgeInvocationToken": []}]
+        assert "401" in operation["responses"]
+    assert "202" in paths["/forge/v1/renders"]["post"]["responses"]
+    assert any(p["name"] == "space_key" for p in connection["get"]["parameters"])
+    body = connection["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/ConnectionIn"}
+    assert "security" not in paths["/healthz"]["get"]
+
+
+def test_schemas_carry_the_validation_rules(client: FlaskClient) -> None:
+    schemas = client.get("/openapi.json").json["components"]["schemas"]
+    connection_in = schemas["ConnectionIn"]
+    assert connection_in["properties"]["sync_interval_hours"]["minimum"] == 1
+    assert set(connection_in["properties"]["control_plane"]["enum"]) == {
+        "us",
+        "eu",
+        "gov",
+        "custom",
+    }
+    assert "client_secret" in connection_in["properties"]
+    assert "client_secret" not in schemas["ConnectionOut"]["properties"]
+    assert schemas["RenderBatchIn"]["properties"]["events"]["maxItems"] == 500
+    assert "exchange-asset" in schemas["RenderEventIn"]["properties"]["macro"]["enum"]
