@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from diagnostics.anypoint import AnypointClient, HostRateLimiter
+from diagnostics.anypoint import AnypointClient, HostRateLimiter, resolve_base_url
 from diagnostics.catalogue import DATASET_KEYS
 from diagnostics.evaluation import (
     apply_empty_exchange_rule,
@@ -33,7 +33,7 @@ from diagnostics.planner import DEFAULT_PAGE_SIZE, ProbePlan
 from diagnostics.redaction import redact_report
 from diagnostics.report import SCHEMA_VERSION, Report
 from diagnostics.report_schema import validate_report
-from diagnostics.rules import RULES, RuleContext
+from diagnostics.rules import RULES, RuleContext, RuleSkipped
 from diagnostics.runner import ProbeRunner, RunnerSettings
 from diagnostics.severity import suggest_severity
 from diagnostics.ticket_details import SUPPORT_TIMEZONE, ticket_details
@@ -69,7 +69,9 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
     options = options or RunOptions()
     now = run.now or datetime.now(UTC)
     connection = run.connection
-    session = run.session or pooled_session(options.concurrency)
+    session = run.session or pooled_session(
+        options.concurrency, resolve_base_url(connection.control_plane, connection.base_url)
+    )
     client = AnypointClient(
         connection,
         session=session,
@@ -98,9 +100,16 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
     return Report(validate_report(redact_report(data, known_secrets=secrets)))
 
 
-def pooled_session(concurrency: int) -> requests.Session:
-    """A session whose connection pool holds one connection per concurrent probe."""
+def pooled_session(concurrency: int, base_url: str) -> requests.Session:
+    """A session whose connection pool holds one connection per concurrent probe.
+
+    Proxy settings are read from the environment once per run instead of on every request
+    (``trust_env`` makes requests re-read them, and ``~/.netrc``, for each call); the client
+    sends its own bearer token, so netrc credentials never apply.
+    """
     session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    session.trust_env = False
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=concurrency)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -137,6 +146,7 @@ def _build_report(
         hit_deadline=hit_deadline,
         deadline_s=options.deadline_s,
         empty_exchange=empty_exchange,
+        cache_known=state.cache_known,
     )
     findings, checks = _run_rules(ctx)
     findings = sort_findings(findings)
@@ -190,6 +200,9 @@ def _run_rules(ctx: RuleContext) -> tuple[list[Finding], list[dict[str, Any]]]:
         try:
             found = rule(ctx)
             status = _check_status(found)
+        except RuleSkipped as skipped:
+            found, status = [], "skipped"
+            title = f"{title} (skipped: {skipped})"
         except Exception as exc:
             found, status = [], "error"
             title = f"{title} (rule crashed: {type(exc).__name__})"

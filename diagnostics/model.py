@@ -111,3 +111,5 @@ class AppState:
     renders: tuple[RenderEvent, ...] = ()
     pages: tuple[MacroPage, ...] = ()
     site_url: str | None = None
+    # False when the run has no view of the service's caches (``mulesight diagnose --live``).
+    cache_known: bool = True

@@ -85,6 +85,12 @@ class ProbePlan:
             return SKIP_NOT_SELECTED
         if not self.enabled.get(probe.dataset, True):
             return SKIP_DISABLED
+        # A probe whose dependency will not run does not run either (endpoints need Exchange).
+        by_key = {p.key: p for p in self.probes}
+        for dep in probe.depends_on:
+            reason = self._skip_reason(by_key[dep])
+            if reason is not None:
+                return reason
         return None
 
     def _children(self, parent: Probe) -> list[Probe]:

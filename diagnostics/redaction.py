@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from cachetools import LRUCache
+
 from diagnostics.errors import DiagnosticsError
 
 MARKER_PREFIX = "[REDACTED:"
@@ -267,6 +269,10 @@ def _encodings(secret: str) -> set[str]:
     return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]} - {""}
 
 
+_MEMO_MAX_LEN = 512  # strings longer than this are scanned every time
+_MEMO_SIZE = 4096
+
+
 class Redactor:
     """Removes known secrets and secret-looking values, and counts what it removed.
 
@@ -284,11 +290,25 @@ class Redactor:
         )
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._span_memo: LRUCache[str, list[tuple[int, int, str]]] = LRUCache(_MEMO_SIZE)
 
     # -- scanning ---------------------------------------------------------------------------
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         """Non-overlapping ``(start, end, kind)`` of every secret in ``text``, in text order."""
+        # Reports repeat the same short strings hundreds of times (outcomes, methods, probe
+        # keys, environment ids): scan each distinct one once per redactor.
+        if len(text) > _MEMO_MAX_LEN:
+            return self._scan(text)
+        with self._lock:
+            cached = self._span_memo.get(text)
+        if cached is None:
+            cached = self._scan(text)
+            with self._lock:
+                self._span_memo[text] = cached
+        return cached
+
+    def _scan(self, text: str) -> list[tuple[int, int, str]]:
         found: list[tuple[int, int, int, str]] = []  # start, end, priority, kind
         if self._known_re is not None:
             found += [(m.start(), m.end(), 0, KNOWN_SECRET) for m in self._known_re.finditer(text)]

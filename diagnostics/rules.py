@@ -35,6 +35,10 @@ UPSTREAM = "upstream.outage"
 TOKEN_PROBE = "diagnostics.token"
 
 
+class RuleSkipped(Exception):
+    """Raised by a rule that cannot apply to this run; its check is reported as ``skipped``."""
+
+
 @dataclass
 class RuleContext:
     datasets: dict[str, DatasetResult]
@@ -48,6 +52,7 @@ class RuleContext:
     hit_deadline: bool
     deadline_s: float
     empty_exchange: bool
+    cache_known: bool = True
 
     @property
     def credentials_failed(self) -> bool:
@@ -77,6 +82,8 @@ class RuleContext:
 
 
 def scope_key(result: ScopeResult) -> str:
+    if not result.missing_in:
+        return f"scope.unverified:{result.key}"
     rule = "scope.missing" if result.status == "none" else "scope.partial"
     return f"{rule}:{result.key}"
 
@@ -271,9 +278,10 @@ def scope_rule(ctx: RuleContext) -> list[Finding]:
             detail = f"`{key}` could not be checked everywhere: {because}. {meta.impact}"
             owner = "mulesoft" if cause == UPSTREAM else "customer_admin"
             fix = "Fix the finding this one points at; the scope is checked again on the next run."
+        rule = "scope.missing" if s.status == "none" else "scope.partial"
         findings.append(
             Finding(
-                id="scope.missing" if s.status == "none" else "scope.partial",
+                id=rule if s.missing_in else "scope.unverified",
                 subject=key,
                 status="fail" if s.status == "none" else "warn",
                 title=f"Scope {key}: {'missing' if s.status == 'none' else 'partly granted'}",
@@ -292,6 +300,8 @@ def scope_rule(ctx: RuleContext) -> list[Finding]:
 
 
 def cache_rule(ctx: RuleContext) -> list[Finding]:
+    if not ctx.cache_known:
+        raise RuleSkipped("the caches are not known to this run")
     findings = []
     for key, d in ctx.datasets.items():
         if d.dataset.derived or not d.checked or d.freshness.state == "not_applicable":

@@ -84,7 +84,7 @@ def _live_input(org: str | None) -> RunInput:
         control_plane=plane,
         base_url=base_url,
     )
-    return RunInput(connection=connection, state=AppState())
+    return RunInput(connection=connection, state=AppState(cache_known=False))
 
 
 @cli.command()
