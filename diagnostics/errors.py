@@ -4,6 +4,12 @@
 
     DiagnosticsError                 anything the engine raises on purpose
     ├── ConfigurationError           bad settings (unknown control plane, custom without a URL)
+    ├── ScenarioError                a scenario file is invalid (names the key and line)
+    │                                — diagnostics.simulator.errors
+    ├── RedactionError               the redaction stage failed: nothing may be shown or sent
+    │                                — diagnostics.redaction
+    ├── ReportValidationError        a report does not match the contract — diagnostics.report_schema
+    ├── TicketError                  a ticket could not be read — diagnostics.tickets
     └── AnypointError                an Anypoint call failed (status, attempts, elapsed_ms, path)
         ├── AuthenticationError      401 on the token call (bad client credentials), or 401 again
         │                            after one re-authentication
@@ -17,8 +23,8 @@
         ├── ClientRequestError       any other 4xx
         └── AnypointConnectionError  DNS failure, connection refused, TLS error
 
-Other engine modules add their own direct subclasses of :class:`DiagnosticsError` (for example
-``ScenarioError`` for a bad scenario file); keep this drawing current when they do.
+The subclasses outside this module live next to the code that raises them; keep this drawing
+current when one is added.
 
 ``requests`` exceptions never leave the HTTP boundary (``diagnostics.anypoint.client``): they are
 mapped to this tree there with ``raise ... from exc``. Messages are short and safe to show: they

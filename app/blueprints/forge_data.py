@@ -1,0 +1,243 @@
+"""Forge routes for dataset caches: refresh, cache-first reads, the scheduled trigger, Rovo.
+
+Every route is ``@forge_required``: the tenant is ``g.tenant`` from the verified token; a space is
+looked up *within* that tenant (404 otherwise). Reads answer from the cache only; ``/refresh``,
+``/connection/test``, ``/scheduled/refresh`` and ``/rovo/refresh-dataset`` call Anypoint.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g
+
+from app import storage
+from app.auth import forge_required
+from app.crypto import secret_box
+from app.db import get_session
+from app.errors import ApiError
+from app.models import Space
+from app.openapi import api_endpoint
+from app.schemas_data import (
+    ApiInventoryIn,
+    ConnectionTestOut,
+    DatasetOut,
+    DatasetQuery,
+    EndpointsIn,
+    RefreshDatasetIn,
+    RefreshIn,
+    RefreshOut,
+    RovoOut,
+    RuntimeAppsIn,
+    ScheduledRefreshOut,
+    ScopeRowOut,
+    ScopesQuery,
+    SpaceKeyIn,
+)
+from app.services import connected_app, datasets, refresh, rovo
+from app.services.datasets import DatasetView
+from app.services.refresh import RefreshSummary, ScheduledSummary
+
+bp = Blueprint("forge_data", __name__, url_prefix="/forge/v1")
+TAGS = ["forge"]
+ROVO_TAGS = ["rovo"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _space(space_key: str) -> Space:
+    return storage.get_space(get_session(), g.tenant.installation_id, space_key)
+
+
+# -- connected app ---------------------------------------------------------------------------------
+
+
+@bp.post("/connection/test")
+@forge_required
+@api_endpoint(body=SpaceKeyIn, response=ConnectionTestOut, tags=TAGS)
+def post_connection_test(body: dict[str, Any]) -> connected_app.ConnectionCheck:
+    """Test the space's connection: token, organization, environments.
+
+    A failure is still a 200 with ``ok: false``, a plain-words ``problem`` and its ``fix``.
+    """
+    space = _space(body["space_key"])
+    return connected_app.check_connection(space, secret_box(), current_app.config)
+
+
+@bp.get("/scopes.csv")
+@forge_required
+@api_endpoint(query=ScopesQuery, response=None, content_type="text/csv", tags=TAGS)
+def get_scopes_csv(query: dict[str, Any]) -> Response | list[dict[str, Any]]:
+    """The scopes the connected app needs, as a CSV checklist (``format=json``: as JSON rows).
+
+    Columns: scope, why needed, used by, validated by, granted at.
+    """
+    _space(query["space_key"])
+    rows = connected_app.scope_checklist()
+    if query["format"] == "json":
+        return ScopeRowOut(many=True).dump(rows)
+    disposition = f"attachment; filename={connected_app.CSV_FILENAME}"
+    return Response(
+        connected_app.scopes_csv(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": disposition},
+    )
+
+
+# -- refresh and reads -----------------------------------------------------------------------------
+
+
+@bp.post("/refresh")
+@forge_required
+@api_endpoint(body=RefreshIn, response=RefreshOut, errors=(400, 401, 404, 409, 422), tags=TAGS)
+def post_refresh(body: dict[str, Any]) -> RefreshSummary:
+    """Refresh every enabled dataset of the space (or ``dataset``) from Anypoint, within 20 s.
+
+    ``dataset: endpoints`` with ``group_id``/``asset_id``/``version`` (or a macro ``target``)
+    seeds the endpoints cache with that asset's spec. A failed environment keeps its last good
+    data. 409 when the dataset is turned off for the space.
+    """
+    session = get_session()
+    space = storage.get_space(session, g.tenant.installation_id, body["space_key"])
+    asset = _asset(session, space, body)
+    try:
+        return refresh.refresh_space(
+            session,
+            space,
+            secret_box(),
+            current_app.config,
+            dataset=body["dataset"],
+            asset=asset,
+        )
+    except refresh.DatasetDisabled as exc:
+        raise ApiError(409, "dataset_disabled", str(exc)) from None
+    except refresh.EndpointsTargetRequired as exc:
+        raise ApiError(422, "validation_error", str(exc), fields={"group_id": [str(exc)]}) from None
+
+
+def _asset(session: Any, space: Space, body: dict[str, Any]) -> refresh.AssetRef | None:
+    if body["dataset"] != "endpoints" or not body.get("group_id"):
+        return None
+    version = body.get("version") or refresh.latest_version(
+        session, space.id, body["group_id"], body["asset_id"]
+    )
+    if not version:
+        message = "Name the asset version: the Exchange cache does not list this asset."
+        raise ApiError(422, "validation_error", message, fields={"version": [message]})
+    return refresh.AssetRef(body["group_id"], body["asset_id"], version)
+
+
+@bp.get("/datasets/<dataset>")
+@forge_required
+@api_endpoint(query=DatasetQuery, response=DatasetOut, tags=TAGS)
+def get_dataset(dataset: str, query: dict[str, Any]) -> DatasetView:
+    """A dataset's cached items for a macro or dashboard (never calls Anypoint).
+
+    With the freshness of report.md, the last successful fetch, the stale fallback flag and the
+    coverage of the last refresh. ``ops_dashboard`` is derived; ``rovo`` is not readable (404).
+    """
+    datasets.check_readable(dataset)  # before the space: the 404 names the dataset
+    space = _space(query["space_key"])
+    return datasets.read_dataset(
+        get_session(),
+        space,
+        dataset,
+        now=_now(),
+        environment=query["environment_id"] or query["environment"],
+        target=query["target"],
+    )
+
+
+@bp.post("/scheduled/refresh")
+@forge_required
+@api_endpoint(response=ScheduledRefreshOut, errors=(401,), tags=TAGS)
+def post_scheduled_refresh() -> ScheduledSummary:
+    """The hourly scheduled trigger: refresh this installation's spaces whose interval elapsed.
+
+    Longest-waiting first within 20 s; spaces that do not fit are ``deferred`` to the next run.
+    """
+    return refresh.refresh_due_spaces(
+        get_session(),
+        _now(),
+        secret_box(),
+        current_app.config,
+        installation_id=g.tenant.installation_id,
+    )
+
+
+# -- Rovo actions ----------------------------------------------------------------------------------
+
+
+def _rovo_space(body: dict[str, Any]) -> Space | None:
+    return _space(body["space_key"]) if body["space_key"] else None
+
+
+@bp.post("/rovo/api-inventory")
+@forge_required
+@api_endpoint(body=ApiInventoryIn, response=RovoOut, tags=ROVO_TAGS)
+def post_rovo_api_inventory(body: dict[str, Any]) -> Any:
+    """query-api-inventory: API Manager instances by environment, from the cache."""
+    space = _rovo_space(body)
+    if space is None:
+        return rovo.context_required()
+    return rovo.api_inventory(
+        get_session(), space, now=_now(), environment=body["environment"], query=body["query"]
+    )
+
+
+@bp.post("/rovo/runtime-apps")
+@forge_required
+@api_endpoint(body=RuntimeAppsIn, response=RovoOut, tags=ROVO_TAGS)
+def post_rovo_runtime_apps(body: dict[str, Any]) -> Any:
+    """query-runtime-apps: applications and deployments by environment, from the cache."""
+    space = _rovo_space(body)
+    if space is None:
+        return rovo.context_required()
+    return rovo.runtime_apps(
+        get_session(),
+        space,
+        now=_now(),
+        environment=body["environment"],
+        status=body["status"],
+        query=body["query"],
+    )
+
+
+@bp.post("/rovo/refresh-dataset")
+@forge_required
+@api_endpoint(body=RefreshDatasetIn, response=RovoOut, tags=ROVO_TAGS)
+def post_rovo_refresh_dataset(body: dict[str, Any]) -> Any:
+    """refresh-dataset: refresh one dataset from Anypoint now, then describe the cache."""
+    space = _rovo_space(body)
+    if space is None:
+        return rovo.context_required()
+    return rovo.refresh_dataset(
+        get_session(),
+        space,
+        secret_box(),
+        current_app.config,
+        dataset=body["dataset"],
+        now=_now(),
+    )
+
+
+@bp.post("/rovo/endpoints")
+@forge_required
+@api_endpoint(body=EndpointsIn, response=RovoOut, tags=ROVO_TAGS)
+def post_rovo_endpoints(body: dict[str, Any]) -> Any:
+    """answer-endpoint-question: HTTP methods and paths from the endpoints cache."""
+    space = _rovo_space(body)
+    if space is None:
+        return rovo.context_required()
+    return rovo.endpoints(
+        get_session(),
+        space,
+        now=_now(),
+        question=body["question"],
+        api=body["api"],
+        method=body["method"],
+        path=body["path"],
+    )

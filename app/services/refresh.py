@@ -1,0 +1,509 @@
+"""Refreshing a space's dataset caches from Anypoint (manual, Rovo and scheduled).
+
+:func:`refresh_space` crawls the space's enabled datasets (or one) with
+:func:`diagnostics.crawl.crawl_datasets` inside a deadline below Forge's 25 s, and stores one
+snapshot per dataset × environment (:mod:`app.storage.snapshots`): a failed environment keeps its
+last good data and records the error. ``endpoints`` is seeded per Exchange asset
+(:func:`seed_endpoints`). :func:`refresh_due_spaces` is the hourly scheduled trigger (and CLI).
+
+Every function takes a session and plain values; the caller owns the session. Nothing here logs or
+returns a secret: errors are the client's messages (which never carry one), redacted once more.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.crypto import SecretBox
+from app.models import Space
+from app.services.anypoint import anypoint_for
+from app.storage import list_spaces, snapshots, space_config
+from diagnostics.anypoint import AnypointClient
+from diagnostics.catalogue import DATASETS_BY_KEY, PROBES_BY_KEY, probes_for_dataset
+from diagnostics.coverage import coverage_of
+from diagnostics.crawl import CRAWLERS, ENVIRONMENTS_PROBE, CrawlResult, Snapshot, crawl_datasets
+from diagnostics.errors import AnypointError
+from diagnostics.probes import ProbeRecord
+from diagnostics.redaction import Redactor
+from diagnostics.runner import classify_error
+from diagnostics.specs import fetch_endpoints
+
+log = logging.getLogger(__name__)
+
+REFRESH_DEADLINE_S = 20.0  # Forge gives a remote call 25 s
+MIN_SPACE_BUDGET_S = 8.0  # a scheduled run does not start a space with less time left than this
+CRAWLED: tuple[str, ...] = tuple(CRAWLERS)  # the datasets a crawl fetches
+ENDPOINTS = "endpoints"
+_FAILURE_ORDER = ("forbidden", "rate_limited", "timeout", "error")
+_RUNTIME_KINDS = {
+    "runtime_manager.cloudhub_apps": "cloudhub_app",
+    "runtime_manager.deployments": "deployment",
+    "runtime_manager.rtf_targets": "rtf_target",
+}
+KIND_KEY = "_kind"  # runtime_manager items: which probe listed them
+
+
+class DatasetDisabled(Exception):
+    """The space turned the requested dataset (or every source of it) off."""
+
+
+class EndpointsTargetRequired(ValueError):
+    """An endpoints refresh named no asset and the endpoints cache holds none to re-seed."""
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """An Exchange asset version (the Endpoints view of an Exchange macro)."""
+
+    group_id: str
+    asset_id: str
+    version: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.group_id}/{self.asset_id}"
+
+
+@dataclass(frozen=True)
+class FailedEnvironment:
+    environment_id: str | None  # None: the organization-level list
+    environment_name: str | None
+    outcome: str
+    error: str
+
+
+@dataclass(frozen=True)
+class DatasetRefresh:
+    """What one refresh did to one dataset. ``status``: ok / partial / failed / disabled."""
+
+    dataset: str
+    status: str
+    coverage: str | None = None
+    reason: str | None = None
+    item_count: int = 0
+    failed_environments: tuple[FailedEnvironment, ...] = ()
+    asset: str | None = None
+
+
+@dataclass(frozen=True)
+class RefreshSummary:
+    space_key: str
+    refreshed_at: datetime
+    datasets: tuple[DatasetRefresh, ...]
+
+
+# -- choosing what to refresh ----------------------------------------------------------------------
+
+
+def crawl_targets(space: Space, dataset: str | None) -> tuple[list[str], list[str]]:
+    """(datasets to crawl, datasets skipped as disabled) for a refresh of ``dataset`` or all.
+
+    A derived dataset refreshes its crawled sources. Raises :class:`DatasetDisabled` when the one
+    dataset asked for (or every source of it) is turned off.
+    """
+    config = space_config(space)
+    if dataset is None:
+        wanted = list(CRAWLED)
+    elif DATASETS_BY_KEY[dataset].derived:
+        wanted = [s for s in DATASETS_BY_KEY[dataset].sources if s in CRAWLED]
+    else:
+        wanted = [dataset]
+    enabled = [d for d in wanted if config.is_enabled(d)]
+    disabled = [d for d in wanted if not config.is_enabled(d)]
+    if dataset is not None and (not config.is_enabled(dataset) or not enabled):
+        raise DatasetDisabled(f"The {dataset} dataset is turned off for space {space.key!r}.")
+    return enabled, disabled
+
+
+# -- the refresh -----------------------------------------------------------------------------------
+
+
+def refresh_space(
+    session: Session,
+    space: Space,
+    box: SecretBox,
+    config: Mapping[str, Any],
+    *,
+    dataset: str | None = None,
+    asset: AssetRef | None = None,
+    now: datetime | None = None,
+    deadline_s: float = REFRESH_DEADLINE_S,
+) -> RefreshSummary:
+    """Refresh every enabled dataset of ``space`` (or ``dataset``) and store the snapshots.
+
+    ``dataset="endpoints"`` seeds ``asset`` (or re-seeds every asset already cached). Commits.
+    Raises :class:`DatasetDisabled`, :class:`EndpointsTargetRequired`.
+    """
+    now = now or datetime.now(UTC)
+    if dataset == ENDPOINTS:
+        return _refresh_endpoints(session, space, box, config, asset, now, deadline_s)
+    targets, disabled = crawl_targets(space, dataset)
+    results = [DatasetRefresh(d, "disabled") for d in disabled]
+    anypoint = anypoint_for(space, box, config)
+    try:
+        with anypoint.client() as client:
+            deadline = client.retry.clock() + deadline_s
+            try:
+                organization_id = resolve_organization_id(client, deadline)
+            except AnypointError as exc:
+                results += _store_unreachable(session, space.id, targets, exc, now)
+            else:
+                crawl = crawl_datasets(
+                    client, organization_id, ["diagnostics", *targets], deadline=deadline
+                )
+                results += _store_crawl(session, space.id, crawl, targets, now)
+    finally:
+        anypoint.close()
+    session.commit()
+    order = {key: i for i, key in enumerate(DATASETS_BY_KEY)}
+    results.sort(key=lambda r: order[r.dataset])
+    log.info(
+        "refreshed datasets",
+        extra={"space_id": space.id, "datasets": {r.dataset: r.status for r in results}},
+    )
+    return RefreshSummary(space.key, now, tuple(results))
+
+
+def resolve_organization_id(client: AnypointClient, deadline: float | None) -> str:
+    """The connection's organization, else the connected app's own (``/accounts/api/me``)."""
+    if client.connection.organization_id:
+        return client.connection.organization_id
+    data = client.get(PROBES_BY_KEY["diagnostics.me"].path, deadline=deadline).data or {}
+    for path in (("client", "org_id"), ("user", "organization", "id"), ("user", "organizationId")):
+        value: Any = data
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and value:
+            return value
+    raise AnypointError("/accounts/api/me names no organization", path="/accounts/api/me")
+
+
+# -- storing a crawl -------------------------------------------------------------------------------
+
+
+def _store_crawl(
+    session: Session, space_id: int, crawl: CrawlResult, targets: list[str], now: datetime
+) -> list[DatasetRefresh]:
+    names = {e.id: e.name for e in crawl.environments}
+    listing = next((r for r in crawl.records if r.probe.key == ENVIRONMENTS_PROBE), None)
+    listing_failed = listing is not None and not listing.succeeded
+    _store_dataset(session, space_id, crawl, "diagnostics", names, now, listing_failed)
+    results = []
+    for dataset in targets:
+        if dataset == "diagnostics":
+            results.append(_summary(crawl, dataset, names))
+            continue
+        if listing_failed and _per_environment(dataset):
+            assert listing is not None
+            results.append(_store_listing_failure(session, space_id, dataset, listing, now))
+            continue
+        _store_dataset(session, space_id, crawl, dataset, names, now, listing_failed)
+        results.append(_summary(crawl, dataset, names))
+    return results
+
+
+def _store_dataset(
+    session: Session,
+    space_id: int,
+    crawl: CrawlResult,
+    dataset: str,
+    names: Mapping[str, str],
+    now: datetime,
+    listing_failed: bool,
+) -> None:
+    records = [r for r in crawl.records if r.probe.dataset == dataset]
+    for env_id, group in _groups(crawl.for_dataset(dataset)).items():
+        env_records = [r for r in records if r.environment_id == env_id]
+        coverage = coverage_of(env_records)[0] if env_records else "none"
+        if all(s.ok for s in group):
+            items = [item for s in group for item in _items(s)]
+            payload = {"items": items}
+            snapshots.store_success(
+                session,
+                space_id,
+                dataset,
+                env_id,
+                at=now,
+                payload=payload,
+                item_count=len(items),
+                coverage=coverage,
+            )
+        else:
+            outcome, error = _failure(group, env_records)
+            snapshots.store_failure(
+                session, space_id, dataset, env_id, at=now, outcome=outcome, error=error
+            )
+    if not listing_failed:
+        keep: list[str | None] = list(names)
+        if _has_org_level(dataset):
+            keep.append(None)
+        snapshots.delete_other_environments(session, space_id, dataset, keep)
+
+
+def _store_listing_failure(
+    session: Session, space_id: int, dataset: str, listing: ProbeRecord, now: datetime
+) -> DatasetRefresh:
+    """No environment could be listed: every row of the dataset failed with that cause."""
+    outcome = listing.effective_outcome
+    error = _clean(f"not run: the environments list answered {outcome}")
+    rows = snapshots.list_snapshots(session, space_id, [dataset])
+    env_ids = [r.environment_id for r in rows] or [None]
+    for env_id in env_ids:
+        snapshots.store_failure(
+            session, space_id, dataset, env_id, at=now, outcome=outcome, error=error
+        )
+    failed = tuple(FailedEnvironment(e, None, outcome, error) for e in env_ids)
+    reason = coverage_of([listing])[1]
+    return DatasetRefresh(dataset, "failed", "none", reason, 0, failed)
+
+
+def _store_unreachable(
+    session: Session, space_id: int, targets: Iterable[str], exc: AnypointError, now: datetime
+) -> list[DatasetRefresh]:
+    """The organization could not even be resolved: every target dataset failed."""
+    outcome, error = classify_error(exc), _clean(exc.message)
+    results = []
+    for dataset in targets:
+        rows = snapshots.list_snapshots(session, space_id, [dataset])
+        env_ids = [r.environment_id for r in rows] or [None]
+        for env_id in env_ids:
+            snapshots.store_failure(
+                session, space_id, dataset, env_id, at=now, outcome=outcome, error=error
+            )
+        failed = tuple(FailedEnvironment(e, None, outcome, error) for e in env_ids)
+        reason = "auth_blocked" if outcome == "forbidden" else "unreachable"
+        results.append(DatasetRefresh(dataset, "failed", "none", reason, 0, failed))
+    return results
+
+
+def _summary(crawl: CrawlResult, dataset: str, names: Mapping[str, str]) -> DatasetRefresh:
+    groups = _groups(crawl.for_dataset(dataset))
+    records = [r for r in crawl.records if r.probe.dataset == dataset]
+    failed = []
+    item_count = 0
+    for env_id, group in groups.items():
+        if all(s.ok for s in group):
+            item_count += sum(s.item_count for s in group)
+        else:
+            env_records = [r for r in records if r.environment_id == env_id]
+            outcome, error = _failure(group, env_records)
+            name = names.get(env_id) if env_id else None
+            failed.append(FailedEnvironment(env_id, name, outcome, error))
+    status = "ok" if not failed else ("failed" if len(failed) == len(groups) else "partial")
+    return DatasetRefresh(
+        dataset,
+        status,
+        crawl.coverage.get(dataset),
+        crawl.reasons.get(dataset),
+        item_count,
+        tuple(failed),
+    )
+
+
+def _groups(items: Iterable[Snapshot]) -> dict[str | None, list[Snapshot]]:
+    groups: dict[str | None, list[Snapshot]] = {}
+    for snapshot in items:
+        groups.setdefault(snapshot.environment_id, []).append(snapshot)
+    return groups
+
+
+def _items(snapshot: Snapshot) -> list[dict[str, Any]]:
+    kind = _RUNTIME_KINDS.get(snapshot.source or "")
+    if kind is None:
+        return list(snapshot.items)
+    return [{**item, KIND_KEY: kind} for item in snapshot.items]
+
+
+def _failure(group: list[Snapshot], records: list[ProbeRecord]) -> tuple[str, str]:
+    """The outcome that says most about the cause, and the error text, of a failed group."""
+    outcomes = {r.effective_outcome for r in records if not r.succeeded}
+    outcomes |= {s.outcome for s in group if not s.ok and s.outcome != "skipped"}
+    outcome = next((o for o in _FAILURE_ORDER if o in outcomes), "error")
+    error = "; ".join(s.error for s in group if not s.ok and s.error) or outcome
+    return outcome, _clean(error)
+
+
+def _per_environment(dataset: str) -> bool:
+    return any(p.per in ("environment", "api_instance") for p in probes_for_dataset(dataset))
+
+
+def _has_org_level(dataset: str) -> bool:
+    return any(p.per == "organization" for p in probes_for_dataset(dataset))
+
+
+def _clean(text: str) -> str:
+    return Redactor().redact_text(text)[:2000]
+
+
+# -- endpoints -------------------------------------------------------------------------------------
+
+
+def _refresh_endpoints(
+    session: Session,
+    space: Space,
+    box: SecretBox,
+    config: Mapping[str, Any],
+    asset: AssetRef | None,
+    now: datetime,
+    deadline_s: float,
+) -> RefreshSummary:
+    if not space_config(space).is_enabled(ENDPOINTS):
+        raise DatasetDisabled(f"The endpoints dataset is turned off for space {space.key!r}.")
+    assets = [asset] if asset is not None else cached_assets(session, space.id)
+    if not assets:
+        raise EndpointsTargetRequired(
+            "Name the Exchange asset (group_id, asset_id, version) to seed the endpoints cache."
+        )
+    anypoint = anypoint_for(space, box, config)
+    results = []
+    try:
+        with anypoint.client() as client:
+            deadline = client.retry.clock() + deadline_s
+            for ref in assets:
+                results.append(seed_endpoints(session, space.id, client, ref, now, deadline))
+    finally:
+        anypoint.close()
+    session.commit()
+    return RefreshSummary(space.key, now, tuple(results))
+
+
+def seed_endpoints(
+    session: Session,
+    space_id: int,
+    client: AnypointClient,
+    asset: AssetRef,
+    now: datetime,
+    deadline: float | None = None,
+) -> DatasetRefresh:
+    """Fetch one asset's spec and merge its endpoints into the space's endpoints row.
+
+    On failure the row keeps what it had (other assets, and this one's last good endpoints).
+    Does not commit.
+    """
+    try:
+        spec = fetch_endpoints(
+            client, asset.group_id, asset.asset_id, asset.version, deadline=deadline
+        )
+    except AnypointError as exc:
+        outcome, error = classify_error(exc), _clean(exc.message)
+        if exc.status == 404:  # how Exchange answers a missing read:exchange (datasets.md)
+            outcome = "forbidden"
+            error = _clean(
+                f"Exchange answered 404 for {asset.key}/{asset.version}: the version does not "
+                "exist, or read:exchange is not granted to the connected app"
+            )
+        snapshots.store_failure(
+            session, space_id, ENDPOINTS, None, at=now, outcome=outcome, error=error
+        )
+        failed = (FailedEnvironment(None, None, outcome, error),)
+        reason = "auth_blocked" if outcome == "forbidden" else "failed"
+        return DatasetRefresh(ENDPOINTS, "failed", "none", reason, 0, failed, asset.key)
+    row = snapshots.get_snapshot(session, space_id, ENDPOINTS)
+    assets = dict(((row.payload or {}).get("assets") or {}) if row is not None else {})
+    assets[asset.key] = {
+        "version": spec.asset.get("version") or asset.version,
+        "name": spec.asset.get("name"),
+        "endpoints": [e.to_dict() for e in spec.endpoints],
+    }
+    count = sum(len(a.get("endpoints") or []) for a in assets.values())
+    snapshots.store_success(
+        session,
+        space_id,
+        ENDPOINTS,
+        None,
+        at=now,
+        payload={"assets": assets},
+        item_count=count,
+        coverage="full",
+        asset_version=asset.version,
+    )
+    return DatasetRefresh(ENDPOINTS, "ok", "full", None, len(spec.endpoints), (), asset.key)
+
+
+def cached_assets(session: Session, space_id: int) -> list[AssetRef]:
+    """The assets the endpoints cache holds (to re-seed them at their cached versions)."""
+    row = snapshots.get_snapshot(session, space_id, ENDPOINTS)
+    assets = ((row.payload or {}).get("assets") or {}) if row is not None else {}
+    refs = []
+    for key, entry in assets.items():
+        group_id, _, asset_id = key.partition("/")
+        if group_id and asset_id and isinstance(entry, dict) and entry.get("version"):
+            refs.append(AssetRef(group_id, asset_id, str(entry["version"])))
+    return refs
+
+
+def latest_version(session: Session, space_id: int, group_id: str, asset_id: str) -> str | None:
+    """The asset's version in the Exchange cache, if it lists the asset."""
+    row = snapshots.get_snapshot(session, space_id, "exchange")
+    for item in ((row.payload or {}).get("items") or []) if row is not None else []:
+        if item.get("groupId") == group_id and item.get("assetId") == asset_id:
+            version = item.get("version")
+            return str(version) if version else None
+    return None
+
+
+# -- the scheduled refresh -------------------------------------------------------------------------
+
+
+@dataclass
+class ScheduledSummary:
+    """What a scheduled run did: spaces refreshed, skipped (not due / claimed elsewhere), left."""
+
+    refreshed: list[RefreshSummary] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+
+
+def refresh_due_spaces(
+    session: Session,
+    now: datetime,
+    box: SecretBox,
+    config: Mapping[str, Any],
+    *,
+    installation_id: str | None = None,
+    budget_s: float = REFRESH_DEADLINE_S,
+    clock: Callable[[], float] = time.monotonic,
+) -> ScheduledSummary:
+    """Refresh every space (of ``installation_id``, or all) whose sync interval has elapsed.
+
+    Spaces go longest-waiting first within ``budget_s`` in all; a space that no longer fits is
+    ``deferred`` and stays due for the next run. Each space is claimed first, so concurrent runs
+    never refresh the same space twice.
+    """
+    summary = ScheduledSummary()
+    end = clock() + budget_s
+    spaces = snapshots.due_spaces(session, now, installation_id=installation_id)
+    due_ids = {s.id for s in spaces}
+    if installation_id is not None:
+        for space in list_spaces(session, installation_id):
+            if space.id not in due_ids:
+                summary.skipped.append({"space_key": space.key, "reason": "not_due"})
+    for space in spaces:
+        left = end - clock()
+        if left < MIN_SPACE_BUDGET_S:
+            summary.deferred.append(space.key)
+            continue
+        if not snapshots.claim_scheduled_refresh(session, space, now):
+            summary.skipped.append({"space_key": space.key, "reason": "claimed_elsewhere"})
+            continue
+        if not crawl_targets(space, None)[0]:
+            summary.skipped.append({"space_key": space.key, "reason": "all_datasets_disabled"})
+            continue
+        try:
+            refreshed = refresh_space(
+                session, space, box, config, now=now, deadline_s=min(REFRESH_DEADLINE_S, left)
+            )
+        except Exception:  # one broken space must not stop the others
+            session.rollback()
+            log.exception("scheduled refresh failed", extra={"space_id": space.id})
+            summary.skipped.append({"space_key": space.key, "reason": "error"})
+            continue
+        summary.refreshed.append(refreshed)
+    return summary
