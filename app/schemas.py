@@ -34,6 +34,7 @@ from diagnostics.model import (
     MACRO_TYPES,
     RENDER_STATUSES,
 )
+from diagnostics.simulator import builtin_scenarios
 
 MAX_RENDER_EVENTS = 500
 MAX_RENDER_ERROR_CHARS = 2000
@@ -139,6 +140,15 @@ class ConnectionIn(SpaceKeyAlias):
         load_default=dict,
         metadata={"description": "Dataset key → enabled; datasets not named stay enabled."},
     )
+    scenario = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf([name for name, _ in builtin_scenarios()]),
+        metadata={
+            "description": "Simulated mode only: the built-in scenario this space's simulated "
+            "Anypoint organization follows (default: MULESIGHT_SCENARIO, else healthy)."
+        },
+    )
 
     @validates("base_url")
     def _base_url(self, value: str | None, **_: Any) -> None:
@@ -165,6 +175,7 @@ class ConnectionOut(Schema):
     base_url = fields.String(allow_none=True)
     sync_interval_hours = fields.Integer(required=True)
     datasets_enabled = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
+    scenario = fields.String(allow_none=True)
     updated_at = fields.AwareDateTime(required=True)
 
 

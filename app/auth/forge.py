@@ -27,6 +27,7 @@ import requests
 from flask import Flask, current_app, g, request
 
 from app import storage
+from app.auth import devtokens
 from app.db import get_session
 from app.errors import ApiError
 from app.openapi import FORGE_SECURITY
@@ -76,12 +77,19 @@ class JwksCache:
         self.ttl = ttl
         self.min_refresh = min_refresh
         self._keys: dict[str, Any] = {}
+        self._local_keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
         self._last_forced: float | None = None
         self._lock = threading.Lock()
 
+    def trust_local_key(self, kid: str, public_key: Any) -> None:
+        """Also accept a local key (simulated mode's ``mulesight forge-token``), never fetched."""
+        self._local_keys[kid] = public_key
+
     def key(self, kid: str) -> Any:
         """The public key for ``kid``; raises :class:`ForgeAuthError` if Atlassian has none."""
+        if kid in self._local_keys:
+            return self._local_keys[kid]
         with self._lock:
             now = time.monotonic()
             fetched_now = False
@@ -184,7 +192,9 @@ def authenticate_forge_request() -> Tenant:
         raise ApiError(
             401, "invalid_token", "The token has no installation or cloud id.", headers=_REALM
         )
-    storage.ensure_installation(get_session(), installation_id, cloud_id)
+    storage.ensure_installation(
+        get_session(), installation_id, cloud_id, _claim(claims, "context", "siteUrl")
+    )
     return Tenant(
         installation_id=installation_id,
         cloud_id=cloud_id,
@@ -209,9 +219,14 @@ def forge_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["forge_jwks"] = JwksCache(
+    jwks = JwksCache(
         app.config["FORGE_JWKS_URL"],
         timeout=float(app.config["FORGE_JWKS_TIMEOUT"]),
         ttl=float(app.config["FORGE_JWKS_CACHE_SECONDS"]),
         min_refresh=float(app.config["FORGE_JWKS_MIN_REFRESH_SECONDS"]),
     )
+    app.extensions["forge_jwks"] = jwks
+    if app.config["MULESIGHT_ANYPOINT_MODE"] == "simulated":
+        # Local FITs for the embedded default; never in live mode (see app.auth.devtokens).
+        key = devtokens.local_signing_key(app.instance_path)
+        jwks.trust_local_key(devtokens.LOCAL_KID, key.public_key())

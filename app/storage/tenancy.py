@@ -17,12 +17,21 @@ from diagnostics.model import Connection, SpaceConfig
 log = logging.getLogger(__name__)
 
 
-def ensure_installation(session: Session, installation_id: str, cloud_id: str) -> Installation:
-    """The installation row, registered on the first verified token of a new installation."""
+def ensure_installation(
+    session: Session, installation_id: str, cloud_id: str, site_url: str | None = None
+) -> Installation:
+    """The installation row, registered on the first verified token of a new installation.
+
+    ``site_url`` (the token's ``context.siteUrl``, when Forge sends it) is recorded so that a
+    ticket naming the site finds its installation.
+    """
     installation = session.get(Installation, installation_id)
     if installation is not None:
+        if site_url and installation.site_url != site_url:
+            installation.site_url = site_url
+            session.commit()
         return installation
-    session.add(Installation(id=installation_id, cloud_id=cloud_id))
+    session.add(Installation(id=installation_id, cloud_id=cloud_id, site_url=site_url))
     try:
         session.commit()
         log.info("installation registered", extra={"installation_id": installation_id})
@@ -68,6 +77,7 @@ def save_connection(
     base_url: str | None = None,
     datasets_enabled: Mapping[str, bool] | None = None,
     client_secret: str | None = None,
+    scenario: str | None = None,
 ) -> Space:
     """Create or replace a space's connection; ``client_secret=None`` keeps the stored secret."""
 
@@ -82,6 +92,7 @@ def save_connection(
         space.base_url = base_url
         space.sync_interval_hours = sync_interval_hours
         space.datasets_enabled = dict(datasets_enabled or {})
+        space.scenario = scenario
         if client_secret is not None:
             space.client_secret_encrypted = box.encrypt(client_secret)
         session.commit()
