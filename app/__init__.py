@@ -8,9 +8,27 @@ from typing import Any
 from flask import Flask
 
 from app import auth, config, crypto, db, errors, logging, openapi
-from app.blueprints import forge, health
+from app.blueprints import (
+    forge,
+    forge_data,
+    forge_runs,
+    health,
+    pages,
+    support,
+    tickets,
+    webhooks,
+)
 
-BLUEPRINTS = (health.bp, forge.bp)
+BLUEPRINTS = (
+    health.bp,
+    forge.bp,
+    forge_data.bp,
+    forge_runs.bp,
+    support.bp,
+    tickets.bp,
+    webhooks.bp,
+    pages.bp,
+)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

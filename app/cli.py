@@ -113,6 +113,8 @@ def build_cli(group: click.Group) -> click.Group:
     """``group`` with the service's commands added."""
     for command in (serve, token, db):
         group.add_command(command)
+    __import__("app.cli_tickets", fromlist=["register"]).register(group)  # attach, outbox
+    __import__("app.cli_dev", fromlist=["register"]).register(group)  # forge-token
     return group
 
 

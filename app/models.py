@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -232,22 +233,28 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(32), unique=True)  # e.g. MSUP-1
     site_url: Mapped[str | None] = mapped_column(String(2048))
+    # The installation the ticket was matched to (no foreign key: a ticket outlives an uninstall).
+    installation_id: Mapped[str | None] = mapped_column(String(255), index=True)
     summary: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     severity: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), default="open")
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    labels: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class TicketComment(Base):
+    """A comment; ``public`` ones are shown to the customer, the others to agents only."""
+
     __tablename__ = "ticket_comments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     author: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -262,6 +269,7 @@ class TicketAttachment(Base):
     content_type: Mapped[str] = mapped_column(String(255))
     body_text: Mapped[str | None] = mapped_column(Text)
     body_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -280,18 +288,30 @@ class WebhookEvent(Base):
 
 
 class OutboxMessage(Base):
-    """A call to an external system (JSM, ...) to deliver at least once, in order of creation."""
+    """A call to an external system (JSM, ...) to deliver at least once, in order of creation.
+
+    ``status``: ``pending`` → ``delivered`` (``result`` holds the ids the system answered) or
+    ``dead`` (gave up; ``last_error`` says why). A worker owns a pending message while
+    ``claimed_until`` is in the future (see :mod:`app.services.outbox`).
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index(None, "delivered_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index(None, "delivered_at", "next_attempt_at"),
+        Index(None, "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     target: Mapped[str] = mapped_column(String(32))  # the target system, e.g. "jsm"
     operation: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None]
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

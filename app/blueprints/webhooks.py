@@ -1,0 +1,125 @@
+"""Webhooks from ticket systems (Jira Service Management).
+
+``POST /webhooks/jsm``: the body must be signed (HMAC-SHA256 under ``MULESIGHT_WEBHOOK_SECRET``,
+``X-Hub-Signature: sha256=<hex>``) and be a ``jira:issue_created`` event. It is stored (redacted)
+as a :class:`~app.models.WebhookEvent` keyed by its delivery id, then 202 is answered and the
+enrichment job runs through the job queue. A redelivery answers 202 and does nothing new (it
+only restarts the job of an event whose job failed or never finished).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from marshmallow import Schema, fields
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.db import get_session
+from app.errors import ApiError
+from app.jobs import ENRICH_WEBHOOK_EVENT, get_queue
+from app.models import WebhookEvent, utcnow
+from app.openapi import api_endpoint
+from app.services.enrichment import DONE, FAILED, is_issue_created
+from diagnostics.redaction import Redactor
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+SIGNATURE_HEADER = "X-Hub-Signature"
+DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
+MAX_DELIVERY_ID = 255
+# A redelivery re-runs an event whose job failed, or never finished within this (process died).
+STUCK_AFTER = timedelta(minutes=15)
+
+
+class WebhookAccepted(Schema):
+    delivery_id = fields.String(required=True)
+    duplicate = fields.Boolean(required=True, metadata={"description": "A redelivery: no-op."})
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """``header`` is ``sha256=<hex>`` of the HMAC-SHA256 of ``body`` under ``secret``."""
+    scheme, _, given = (header or "").strip().partition("=")
+    if scheme.lower() != "sha256" or not given:
+        return False
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, given.strip().lower())
+
+
+def delivery_id(payload: dict[str, Any], header: str | None) -> str:
+    """The header's delivery id, else ``webhookEvent:issue id:timestamp`` (stable on retries)."""
+    if header and header.strip():
+        return header.strip()[:MAX_DELIVERY_ID]
+    issue = payload["issue"]
+    ident = issue.get("id") or issue["key"]
+    return f"{payload['webhookEvent']}:{ident}:{payload.get('timestamp', '')}"[:MAX_DELIVERY_ID]
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "bad_request", "The body is not valid JSON.") from None
+    if not is_issue_created(payload):
+        raise ApiError(
+            400,
+            "unsupported_event",
+            "Expected a jira:issue_created event with an issue key and fields.",
+        )
+    return payload
+
+
+@bp.post("/jsm")
+@api_endpoint(response=WebhookAccepted, status=202, tags=["webhooks"], errors=(400, 401, 413, 503))
+def jsm_webhook() -> dict[str, Any]:
+    """Receive a Service Management ``jira:issue_created`` webhook.
+
+    Signed with HMAC-SHA256 under ``MULESIGHT_WEBHOOK_SECRET`` (``X-Hub-Signature:
+    sha256=<hex>``). Accepted (202) once stored; enrichment runs in the background.
+    ---
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {type: object, description: "A jira:issue_created webhook body"}
+    """
+    secret = current_app.config.get("MULESIGHT_WEBHOOK_SECRET")
+    if not secret:
+        raise ApiError(
+            503, "webhooks_disabled", "Webhooks are refused: MULESIGHT_WEBHOOK_SECRET is not set."
+        )
+    body = request.get_data(cache=False)  # 413 beyond MAX_CONTENT_LENGTH
+    if not verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER)):
+        raise ApiError(401, "invalid_signature", "Missing or wrong webhook signature.")
+    payload = _parse(body)
+    key = delivery_id(payload, request.headers.get(DELIVERY_HEADER))
+    session = get_session()
+    event = session.scalar(select(WebhookEvent).where(WebhookEvent.delivery_id == key))
+    duplicate = event is not None
+    if event is None:
+        event = WebhookEvent(delivery_id=key, payload=Redactor().redact(payload), status="received")
+        session.add(event)
+        try:
+            session.commit()
+        except IntegrityError:  # the same delivery, concurrently
+            session.rollback()
+            return {"delivery_id": key, "duplicate": True}
+    retry = duplicate and (
+        event.status == FAILED
+        or (event.status != DONE and event.received_at < utcnow() - STUCK_AFTER)
+    )
+    if not duplicate or retry:
+        get_queue(current_app._get_current_object()).enqueue(  # type: ignore[attr-defined]
+            ENRICH_WEBHOOK_EVENT, {"event_id": event.id}
+        )
+    log.info("webhook %s %s", key, "redelivered" if duplicate else "accepted")
+    return {"delivery_id": key, "duplicate": duplicate}

@@ -1,0 +1,424 @@
+"""The durable outbox: every write to a ticket system is a row first, delivered afterwards.
+
+Work that must reach a ticket (a comment, attachments, labels) is enqueued with :func:`enqueue`
+in the same transaction as the work that caused it, under a unique idempotency key
+(``"event-12:comment:internal"``): enqueueing a key twice keeps the first message, so a replayed
+job sends nothing new. Payloads are redacted before they are stored.
+
+:class:`Dispatcher` delivers due messages through a :class:`~app.tickets.TicketConnector`:
+
+- **claim** — one statement marks a batch as owned by this run
+  (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`` on PostgreSQL, the same conditional
+  ``UPDATE`` under SQLite's single writer), so two workers never hold the same message. A claim
+  is a lease: a worker that dies mid-delivery leaves the message to be claimed again later.
+- **deliver** — success marks it ``delivered`` with the ids the system answered; it is never sent
+  again. A retryable :class:`~app.tickets.TicketError` (or an unexpected exception) schedules the
+  next attempt with exponential backoff and jitter; a non-retryable one, or the last allowed
+  attempt, marks it ``dead`` with ``last_error`` for a person to see (``mulesight outbox list``).
+
+Nothing lives only in memory: a restarted process (a new dispatcher) picks up where the last one
+stopped. The clock and the jitter source are injected, so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from app.models import OutboxMessage
+from app.tickets import Attachment, TicketConnector, TicketError
+from diagnostics.redaction import Redactor, redact_text
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+DELIVERED = "delivered"
+DEAD = "dead"
+STATUSES = (PENDING, DELIVERED, DEAD)
+
+COMMENT = "comment"
+ATTACH = "attach"
+LABELS = "labels"
+OPERATIONS = (COMMENT, ATTACH, LABELS)
+ERROR_LIMIT = 1000
+
+Clock = Callable[[], datetime]
+ConnectorFactory = Callable[[Session, str], TicketConnector | None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how late to try again. Delay n = min(max, base·2ⁿ⁻¹), jittered to 50–100 %."""
+
+    max_attempts: int = 8
+    base_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(minutes=5)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RetryPolicy:
+        """``MULESIGHT_OUTBOX_MAX_ATTEMPTS``, ``…_BASE_DELAY_S``, ``…_MAX_DELAY_S``, ``…_LEASE_S``."""
+        default = cls()
+        return cls(
+            max_attempts=int(config.get("MULESIGHT_OUTBOX_MAX_ATTEMPTS", default.max_attempts)),
+            base_delay=_seconds(config, "MULESIGHT_OUTBOX_BASE_DELAY_S", default.base_delay),
+            max_delay=_seconds(config, "MULESIGHT_OUTBOX_MAX_DELAY_S", default.max_delay),
+            lease=_seconds(config, "MULESIGHT_OUTBOX_LEASE_S", default.lease),
+        )
+
+    def delay(self, attempts: int, rng: random.Random) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt."""
+        exponential = self.base_delay * (2 ** max(0, attempts - 1))
+        capped = min(self.max_delay, exponential)
+        return capped * (0.5 + 0.5 * rng.random())
+
+
+def _seconds(config: Mapping[str, Any], name: str, default: timedelta) -> timedelta:
+    value = config.get(name)
+    return default if value is None else timedelta(seconds=float(value))
+
+
+# -- enqueueing -----------------------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    idempotency_key: str,
+    *,
+    target: str,
+    operation: str,
+    payload: Mapping[str, Any],
+    now: datetime | None = None,
+) -> OutboxMessage:
+    """Add a message to the caller's transaction (no commit); an existing key is returned as is.
+
+    Two transactions racing on one key: the second fails on the unique index at commit, and its
+    caller rolls back — the first one's messages stand.
+    """
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown outbox operation {operation!r}")
+    existing = find_message(session, idempotency_key)
+    if existing is not None:
+        return existing
+    for pending in session.new:  # enqueued earlier in this same transaction
+        if isinstance(pending, OutboxMessage) and pending.idempotency_key == idempotency_key:
+            return pending
+    message = OutboxMessage(
+        idempotency_key=idempotency_key,
+        target=target,
+        operation=operation,
+        payload=Redactor().redact(dict(payload)),
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now or utcnow(),
+    )
+    session.add(message)
+    return message
+
+
+def enqueue_comment(
+    session: Session,
+    idempotency_key: str,
+    *,
+    target: str,
+    ticket: str,
+    body: str,
+    public: bool,
+    now: datetime | None = None,
+) -> OutboxMessage:
+    return enqueue(
+        session,
+        idempotency_key,
+        target=target,
+        operation=COMMENT,
+        payload={"ticket": ticket, "body": body, "public": public},
+        now=now,
+    )
+
+
+def enqueue_attachments(
+    session: Session,
+    idempotency_key: str,
+    *,
+    target: str,
+    ticket: str,
+    files: Sequence[Attachment],
+    public: bool,
+    now: datetime | None = None,
+) -> OutboxMessage:
+    """Text files are stored (redacted) as text, anything else base64-encoded."""
+    return enqueue(
+        session,
+        idempotency_key,
+        target=target,
+        operation=ATTACH,
+        payload={"ticket": ticket, "files": [_file_payload(f) for f in files], "public": public},
+        now=now,
+    )
+
+
+def enqueue_labels(
+    session: Session,
+    idempotency_key: str,
+    *,
+    target: str,
+    ticket: str,
+    labels: Sequence[str],
+    now: datetime | None = None,
+) -> OutboxMessage:
+    return enqueue(
+        session,
+        idempotency_key,
+        target=target,
+        operation=LABELS,
+        payload={"ticket": ticket, "labels": list(labels)},
+        now=now,
+    )
+
+
+def _file_payload(file: Attachment) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": file.name, "content_type": file.content_type}
+    try:
+        entry["text"] = file.data.decode("utf-8")
+    except UnicodeDecodeError:
+        entry["base64"] = base64.b64encode(file.data).decode("ascii")
+    return entry
+
+
+def _files(payload: Mapping[str, Any]) -> list[Attachment]:
+    files = []
+    for entry in payload.get("files") or ():
+        if "text" in entry:
+            data = redact_text(str(entry["text"])).encode("utf-8")
+        else:
+            data = base64.b64decode(entry.get("base64") or "")
+        files.append(Attachment(str(entry["name"]), str(entry["content_type"]), data))
+    return files
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def find_message(session: Session, idempotency_key: str) -> OutboxMessage | None:
+    return session.scalar(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+    )
+
+
+def list_messages(
+    session: Session, *, status: str | None = None, prefix: str | None = None, limit: int = 100
+) -> list[OutboxMessage]:
+    """Messages in creation order, optionally of one ``status`` or idempotency-key ``prefix``."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id).limit(max(1, limit))
+    if status is not None:
+        query = query.where(OutboxMessage.status == status)
+    if prefix is not None:
+        query = query.where(OutboxMessage.idempotency_key.startswith(prefix, autoescape=True))
+    return list(session.scalars(query))
+
+
+# -- delivering -----------------------------------------------------------------------------------
+
+
+@dataclass
+class DispatchReport:
+    """What one :meth:`Dispatcher.run_once` did, by idempotency key."""
+
+    delivered: list[str] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return len(self.delivered) + len(self.retrying) + len(self.dead)
+
+
+def deliver(connector: TicketConnector, operation: str, payload: Mapping[str, Any]) -> Any:
+    """Make the one connector call a message stands for; returns what the system answered."""
+    ticket = str(payload["ticket"])
+    if operation == COMMENT:
+        return connector.add_comment(
+            ticket, redact_text(str(payload["body"])), public=bool(payload["public"])
+        )
+    if operation == ATTACH:
+        return connector.attach(ticket, _files(payload), public=bool(payload["public"]))
+    if operation == LABELS:
+        connector.add_labels(ticket, [str(label) for label in payload["labels"]])
+        return None
+    raise TicketError(f"unknown outbox operation {operation!r}", retryable=False)
+
+
+class Dispatcher:
+    """Delivers due outbox messages (see the module docstring).
+
+    ``session_factory`` makes a new session per step (e.g. the app's ``sessionmaker``);
+    ``connector_factory(session, target)`` gives the connector for a message's target (``None``
+    if that target is not configured now: the message waits and counts an attempt).
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        connector_factory: ConnectorFactory,
+        *,
+        policy: RetryPolicy | None = None,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+        worker: str = "worker",
+    ) -> None:
+        self.session_factory = session_factory
+        self.connector_factory = connector_factory
+        self.policy = policy or RetryPolicy()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.worker = worker[:40]
+
+    def run_once(self, *, limit: int = 20, prefix: str | None = None) -> DispatchReport:
+        """Claim the due messages (optionally only keys starting with ``prefix``), deliver each."""
+        report = DispatchReport()
+        claim = f"{self.worker}:{uuid.uuid4().hex[:16]}"
+        for message_id in self._claim(claim, limit, prefix):
+            self._deliver_one(message_id, claim, report)
+        return report
+
+    def _claim(self, claim: str, limit: int, prefix: str | None) -> list[int]:
+        now = self.clock()
+        with self.session_factory() as session:
+            due = (
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.next_attempt_at <= now,
+                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(max(1, limit))
+            )
+            if prefix is not None:
+                due = due.where(OutboxMessage.idempotency_key.startswith(prefix, autoescape=True))
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(due.scalar_subquery()),
+                    OutboxMessage.status == PENDING,
+                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+                )
+                .values(claimed_by=claim, claimed_until=now + self.policy.lease)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            return list(
+                session.scalars(
+                    select(OutboxMessage.id)
+                    .where(OutboxMessage.claimed_by == claim, OutboxMessage.status == PENDING)
+                    .order_by(OutboxMessage.id)
+                )
+            )
+
+    def _deliver_one(self, message_id: int, claim: str, report: DispatchReport) -> None:
+        with self.session_factory() as session:
+            message = session.get(OutboxMessage, message_id)
+            if (
+                message is None
+                or message.status != PENDING
+                or message.claimed_by != claim
+                or message.claimed_until is None
+                or message.claimed_until <= self.clock()  # lease lost: another worker may send
+            ):
+                return
+            key, target, operation = message.idempotency_key, message.target, message.operation
+            payload = dict(message.payload)
+            try:
+                connector = self.connector_factory(session, target)
+                if connector is None:
+                    raise TicketError(f"no ticket system configured for {target!r}", retryable=True)
+                result = deliver(connector, operation, payload)
+            except TicketError as exc:
+                session.rollback()
+                self._failed(session, message_id, exc.message, exc.retryable, report)
+                return
+            except Exception as exc:  # a bug or an unexpected library error: try again later
+                log.exception("outbox delivery of %s crashed", key)
+                session.rollback()
+                self._failed(session, message_id, type(exc).__name__, True, report)
+                return
+            message.status = DELIVERED
+            message.delivered_at = self.clock()
+            message.attempts += 1
+            message.last_error = None
+            message.claimed_by = message.claimed_until = None
+            message.result = {"ids": result} if isinstance(result, list) else {"id": result}
+            session.commit()
+        report.delivered.append(key)
+        log.info("outbox delivered %s (%s %s)", key, target, operation)
+
+    def _failed(
+        self,
+        session: Session,
+        message_id: int,
+        error: str,
+        retryable: bool,
+        report: DispatchReport,
+    ) -> None:
+        message = session.get(OutboxMessage, message_id)
+        if message is None:
+            return
+        message.attempts += 1
+        message.last_error = redact_text(error)[:ERROR_LIMIT]
+        message.claimed_by = message.claimed_until = None
+        if retryable and message.attempts < self.policy.max_attempts:
+            wait = self.policy.delay(message.attempts, self.rng)
+            message.next_attempt_at = self.clock() + wait
+            report.retrying.append(message.idempotency_key)
+            log.warning(
+                "outbox %s failed (attempt %d), retrying in %.0f s: %s",
+                message.idempotency_key,
+                message.attempts,
+                wait.total_seconds(),
+                message.last_error,
+            )
+        else:
+            message.status = DEAD
+            report.dead.append(message.idempotency_key)
+            log.error(
+                "outbox %s gave up after %d attempt(s): %s",
+                message.idempotency_key,
+                message.attempts,
+                message.last_error,
+            )
+        session.commit()
+
+
+__all__ = [
+    "ATTACH",
+    "COMMENT",
+    "DEAD",
+    "DELIVERED",
+    "LABELS",
+    "PENDING",
+    "DispatchReport",
+    "Dispatcher",
+    "RetryPolicy",
+    "deliver",
+    "enqueue",
+    "enqueue_attachments",
+    "enqueue_comment",
+    "enqueue_labels",
+    "find_message",
+    "list_messages",
+]

@@ -1,0 +1,346 @@
+"""Enrichment pieces: site and space matching, what is asked and flagged, upstream guidance, the
+job queue, and a failed job that a redelivery repeats without anything half-written."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from app import jobs
+from app.models import Installation, OutboxMessage, Space, WebhookEvent
+from app.services import enrichment, outbox
+from app.services import ticket_store as store
+from app.services.connectors import TARGET_LOCAL
+from app.services.enrichment import (
+    TicketInput,
+    enrich_ticket,
+    find_installation,
+    internal_summary,
+    mulesoft_zone,
+    normalize_site_url,
+    public_request,
+    space_keys_in,
+    upstream_guidance,
+)
+from diagnostics.report import Report
+from tests.app.test_webhook_jsm import issue_created, sign
+
+OPENED = datetime(2026, 11, 23, 0, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    return {**app_config, "MULESIGHT_JOB_QUEUE": "sync", "MULESIGHT_WEBHOOK_SECRET": "s3cret-hook"}
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    with app.extensions["db"].session() as session:
+        yield session
+
+
+def site(
+    session: Session, *spaces: tuple[str, str], url: str = "https://acme.atlassian.net/"
+) -> None:
+    session.add(Installation(id="inst-acme", cloud_id="cloud-acme", site_url=url))
+    session.flush()
+    for key, scenario in spaces:
+        session.add(
+            Space(
+                installation_id="inst-acme",
+                key=key,
+                client_id="connected-app-1",
+                control_plane="us",
+                scenario=scenario,
+            )
+        )
+    session.commit()
+
+
+def ticket(text: str, key: str = "MSUP-1") -> TicketInput:
+    return TicketInput(
+        key, {"key": key, "fields": {"summary": "Help", "description": text}}, OPENED
+    )
+
+
+def enrich(app: Flask, session: Session, text: str) -> enrichment.Enrichment:
+    result = enrich_ticket(
+        session,
+        ticket(text),
+        ref="t",
+        target=TARGET_LOCAL,
+        config=app.config,
+        box=app.extensions["secret_box"],
+        now=OPENED,
+    )
+    session.commit()
+    return result
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://acme.atlassian.net/", "https://acme.atlassian.net"),
+        ("HTTPS://ACME.atlassian.net/wiki/spaces/OPS", "https://acme.atlassian.net"),
+        ("acme.atlassian.net", "https://acme.atlassian.net"),
+        ("http://acme.atlassian.net.", "https://acme.atlassian.net"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_site_urls_are_normalised(given: str | None, expected: str | None) -> None:
+    assert normalize_site_url(given) == expected
+
+
+def test_the_installation_is_found_by_its_site(session: Session) -> None:
+    site(session, url="https://Acme.atlassian.net/wiki/")
+    assert find_installation(session, "acme.atlassian.net").id == "inst-acme"  # type: ignore[union-attr]
+    assert find_installation(session, "https://acme.atlassian.net.evil.example") is None
+    assert find_installation(session, "https://acm.atlassian.net") is None
+    assert find_installation(session, None) is None
+
+
+def test_space_keys_named_in_a_ticket() -> None:
+    text = (
+        "See https://acme.atlassian.net/wiki/spaces/OPS/pages/1 and the PAY space; "
+        "space key: ~jdoe. Also space DEV."
+    )
+    assert space_keys_in(text) == ["OPS", "~jdoe", "DEV", "PAY"]
+    assert space_keys_in("Nothing here about spaces in general.") == []
+
+
+def test_named_spaces_only_are_run_and_reports_are_named_per_space(
+    app: Flask, session: Session
+) -> None:
+    site(session, ("OPS", "healthy"), ("PAY", "stale-caches"), ("DEV", "healthy"))
+    result = enrich(app, session, "acme.atlassian.net: the OPS space and the PAY space fail")
+    assert len(result.run_ids) == 2
+    attach = outbox.find_message(session, "t:attach:internal")
+    assert attach is not None
+    assert [f["name"] for f in attach.payload["files"]] == [
+        "report-OPS.json",
+        "report-OPS.md",
+        "report-PAY.json",
+        "report-PAY.md",
+    ]
+
+
+def test_every_space_of_the_site_when_none_is_named(app: Flask, session: Session) -> None:
+    site(session, ("OPS", "healthy"), ("PAY", "healthy"))
+    result = enrich(app, session, "https://acme.atlassian.net is slow, space XYZ")
+    assert len(result.run_ids) == 2
+    assert result.labels == [
+        "mulesight-verdict-healthy",
+        "mulesight-coverage-full",
+        "mulesight-sev-4",
+    ]
+
+
+def test_a_site_without_spaces_gets_the_internal_note_only(app: Flask, session: Session) -> None:
+    site(session)
+    result = enrich(app, session, "https://acme.atlassian.net is broken")
+    assert result.messages == ["t:comment:internal"] and result.run_ids == []
+
+
+def test_nothing_missing_and_no_upstream_means_no_public_comment() -> None:
+    assert public_request([], None) is None
+    asked = public_request(["timestamp", "reproduction_steps"], None)
+    assert asked is not None
+    assert asked.splitlines()[-2:] == [
+        "- When the problem happened: the date and time",
+        "- The steps that show the problem, one numbered step per action",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        ("AEDT", "AEST"),
+        ("Australia/Melbourne", "AEST"),
+        ("America/New_York", "EST"),
+        ("PDT", "PST"),
+        ("UTC", "GMT"),
+        ("+05:30", None),
+        (None, None),
+    ],
+)
+def test_mulesoft_zone_of_a_ticket_timezone(zone: str | None, expected: str | None) -> None:
+    assert mulesoft_zone(zone) == expected
+
+
+def _report(owner: str, **extra: Any) -> Report:
+    finding = {"status": "fail", "owner": owner, "title": "t", "remediation": "r"}
+    return Report({"findings": [finding], "control_plane": "us", **extra})
+
+
+def test_upstream_guidance_only_for_mulesoft_findings() -> None:
+    assert upstream_guidance([_report("customer_admin")], "Sev 1", OPENED, None) is None
+    guidance = upstream_guidance(
+        [_report("mulesoft", upstream={"status_page": "https://status.mulesoft.com"})],
+        "Sev 1",
+        OPENED,
+        "EST",
+    )
+    assert guidance is not None
+    assert guidance.severity == "S1" and "outage" in guidance.definition
+    assert [r.tier for r in guidance.responses] == ["gold", "platinum", "titanium"]
+    assert [r.zone for r in guidance.responses] == ["EST"] * 3
+    assert guidance.responses[2].round_the_clock is True
+    assert upstream_guidance([_report("mulesoft")], "Sev 3", OPENED, None).severity == "S3"  # type: ignore[union-attr]
+
+
+def test_maintenance_window_is_flagged() -> None:
+    friday_evening_pacific = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Fri 19:00 PST
+    guidance = upstream_guidance([_report("mulesoft")], "Sev 2", friday_evening_pacific, None)
+    assert guidance is not None and guidance.in_maintenance_window is True
+
+
+def test_internal_summary_due_times_and_breach_escalation() -> None:
+    report = _report(
+        "mulesight_engineering", verdict="broken", suggested_severity="Sev 2", severity_reason="x."
+    )
+    opened = TicketInput("SUP-1", {}, datetime(2026, 11, 22, 23, 15, tzinfo=UTC))  # Mon 10:15
+    body, severity = internal_summary(
+        ticket=opened,
+        reports=[report],
+        run_ids=["r1"],
+        reading=None,
+        kinds=["client_secret"],
+        now=datetime(2026, 12, 15, tzinfo=UTC),
+        missing=[],
+        filled={},
+    )
+    assert severity == "Sev 2"
+    assert "Initial response due: Tue 24 Nov 2026 10:15 AEDT (2026-11-23 23:15 UTC)" in body
+    assert (
+        "Resolution due: Mon 30 Nov 2026 10:15 AEDT (2026-11-29 23:15 UTC) — **breached**" in body
+    )
+    assert "### Escalation: Product owner" in body
+    assert "the worst finding is owned by MuleSight engineering" in body
+    assert "the issue is security-impacting" in body
+
+
+# -- the job ----------------------------------------------------------------------------------------
+
+
+def _post(client: FlaskClient, payload: Mapping[str, Any]) -> Any:
+    body = json.dumps(payload).encode()
+    return client.post(
+        "/webhooks/jsm",
+        data=body,
+        headers={"X-Hub-Signature": sign(body, "s3cret-hook"), "Content-Type": "application/json"},
+    )
+
+
+def test_a_failed_job_leaves_nothing_half_written_and_a_redelivery_retries(
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site(session, ("OPS", "healthy"))
+    store_ticket = store.create_ticket(session, summary="placeholder")  # the local target
+    payload = issue_created(key=store_ticket.key)
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("Anypoint exploded")
+
+    monkeypatch.setattr(enrichment, "run_for_space", broken)
+    assert _post(client, payload).status_code == 202
+    event = session.scalars(sa.select(WebhookEvent)).one()
+    assert event.status == "failed" and "RuntimeError" in (event.error or "")
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
+    queue = jobs.get_queue(app)
+    assert isinstance(queue, jobs.SyncQueue) and len(queue.failures) == 1
+
+    monkeypatch.undo()
+    again = _post(client, payload)
+    assert again.status_code == 202 and again.json["duplicate"] is True
+    session.expire_all()
+    assert session.scalars(sa.select(WebhookEvent)).one().status == "done"
+    view = store.ticket_detail(session, store_ticket.key)
+    assert [c.public for c in view.comments] == [False, True]
+    assert len(view.attachments) == 2
+
+
+def test_in_process_queue_runs_jobs_on_its_thread_and_stops(app: Flask) -> None:
+    seen: list[tuple[str, Any]] = []
+    done = threading.Event()
+
+    @jobs.job("test_record")
+    def record(payload: Mapping[str, Any]) -> None:
+        from flask import current_app
+
+        seen.append((threading.current_thread().name, current_app.name, payload["n"]))
+        if payload["n"] == 2:
+            done.set()
+
+    queue = jobs.InProcessQueue(app, idle_interval=None)
+    try:
+        queue.enqueue("test_record", {"n": 1})
+        queue.enqueue("test_record", {"n": 2})
+        assert done.wait(10)
+        queue.join()
+        assert queue.running
+    finally:
+        queue.stop()
+        jobs.JOBS.pop("test_record", None)
+    assert not queue.running
+    assert seen == [("mulesight-jobs", app.name, 1), ("mulesight-jobs", app.name, 2)]
+    with pytest.raises(KeyError):
+        queue.enqueue("no_such_job", {})
+
+
+def test_in_process_queue_dispatches_while_idle(app: Flask) -> None:
+    ticked = threading.Event()
+    queue = jobs.InProcessQueue(app, idle_interval=0.01, on_idle=ticked.set)
+    jobs.JOBS["test_noop"] = lambda _payload: None
+    try:
+        queue.enqueue("test_noop", {})
+        assert ticked.wait(10)
+    finally:
+        queue.stop()
+        jobs.JOBS.pop("test_noop", None)
+
+
+def test_queue_selection(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    assert isinstance(jobs.get_queue(app), jobs.SyncQueue)
+    assert jobs.get_queue(app) is jobs.get_queue(app)
+    app.config.update(MULESIGHT_JOB_QUEUE=None, MULESIGHT_REDIS_URL="redis://127.0.0.1:6379/0")
+    with caplog.at_level(logging.WARNING, logger="app.jobs"):
+        built = jobs.build_queue(app)
+    assert isinstance(built, jobs.InProcessQueue) and not built.running
+    assert "Redis job queue is not built yet" in caplog.text
+
+
+def test_a_redelivery_restarts_a_job_that_never_finished(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    site(session, ("OPS", "healthy"))
+    ticket_row = store.create_ticket(session, summary="placeholder")
+    payload = issue_created(key=ticket_row.key)
+    delivery = f"jira:issue_created:10042:{payload['timestamp']}"
+    stuck = WebhookEvent(delivery_id=delivery, payload=payload, status="processing")
+    session.add(stuck)
+    session.commit()
+
+    assert _post(client, payload).json["duplicate"] is True
+    session.expire_all()
+    assert session.get(WebhookEvent, stuck.id).status == "processing"  # type: ignore[union-attr]
+
+    stuck.received_at = datetime.now(UTC) - timedelta(hours=1)
+    session.commit()
+    assert _post(client, payload).json["duplicate"] is True
+    session.expire_all()
+    assert session.get(WebhookEvent, stuck.id).status == "done"  # type: ignore[union-attr]
+    assert [c.public for c in store.ticket_detail(session, ticket_row.key).comments] == [
+        False,
+        True,
+    ]
