@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from app.schemas import SpaceKeyAlias, space_key_field
+from app.schemas import ConnectionOut, SpaceKeyAlias, space_key_field
 from app.storage.runs import MAX_LIMIT, path_key
 from diagnostics.render import FORMATS
 from diagnostics.report_schema import ReportSchema
@@ -150,19 +150,9 @@ class DiffOut(Schema):
     still_open = fields.List(fields.Nested(FindingBrief), required=True)
 
 
-class SupportSpaceOut(Schema):
-    """A space's connection as support sees it (never the client secret)."""
-
-    space_key = fields.String(attribute="key", required=True)
-    client_id = fields.String(required=True)
-    client_secret_set = fields.Boolean(required=True)
-    organization_id = fields.String(allow_none=True)
-    control_plane = fields.String(required=True)
-    base_url = fields.String(allow_none=True)
-    scenario = fields.String(allow_none=True)
-    sync_interval_hours = fields.Integer(required=True)
-    datasets_enabled = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
-    updated_at = fields.AwareDateTime(required=True)
+class SupportSpaceOut(ConnectionOut):
+    """A space's connection as support sees it: the same fields the space's admin sees (never
+    the client secret)."""
 
 
 class SiteOut(Schema):
