@@ -23,7 +23,7 @@ from pathlib import Path
 
 from diagnostics.catalogue import PROBES_BY_KEY
 from diagnostics.engine import DEFAULT_RATE_PER_SECOND, RunInput, RunOptions, run_diagnostics
-from diagnostics.model import Connection
+from diagnostics.model import AppState, Connection
 from diagnostics.report import Report
 from diagnostics.simulator import load_scenario
 
@@ -60,7 +60,8 @@ def one_run(base_url: str, org_id: str, options: RunOptions) -> tuple[float, Rep
         base_url=base_url,
     )
     started = time.perf_counter()
-    report = run_diagnostics(RunInput(connection=connection), options)
+    # Like `diagnose --live`: the run has no view of the service's caches.
+    report = run_diagnostics(RunInput(connection, AppState(cache_known=False)), options)
     return time.perf_counter() - started, report
 
 
