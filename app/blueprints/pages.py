@@ -523,10 +523,7 @@ def attach_from_form(db: Session, run: DiagnosticRun, actor: str) -> str | None:
 def ticket_due_times(db: Session, key: str) -> tuple[Ticket, SlaResult | None]:
     """A local ticket and its due times (its severity, else the one its labels suggest)."""
     ticket = ticket_store.get_ticket(db, key)
-    severity = ticket.severity
-    if not severity:
-        suggested = [lb for lb in ticket.labels or [] if str(lb).startswith("mulesight-sev-")]
-        severity = f"Sev {suggested[-1].rsplit('-', 1)[-1]}" if suggested else None
+    severity, _ = ticket_store.ticket_severity(ticket)
     return ticket, sla_for(severity, ticket.created_at) if severity else None
 
 

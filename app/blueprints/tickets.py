@@ -172,12 +172,9 @@ def get_ticket(key: str) -> dict[str, Any]:
 def ticket_sla(key: str, query: dict[str, Any]) -> dict[str, Any]:
     """Due times of a local ticket: its severity (else the suggested one) from its creation."""
     ticket = store.get_ticket(get_session(), key)
-    severity, source = ticket.severity, "ticket"
-    if not severity:
-        suggested = [lb for lb in ticket.labels or [] if lb.startswith("mulesight-sev-")]
-        if not suggested:
-            raise ApiError(409, "no_severity", f"Ticket {key!r} has no severity yet.")
-        severity, source = f"Sev {suggested[-1].rsplit('-', 1)[-1]}", "suggested"
+    severity, source = store.ticket_severity(ticket)
+    if severity is None:
+        raise ApiError(409, "no_severity", f"Ticket {key!r} has no severity yet.")
     result = sla_for(severity, ticket.created_at, query["now"])
     return {"ticket": key, "severity_source": source, "sla": result.to_dict()}
 

@@ -255,3 +255,14 @@ __all__ = [
     "ticket_detail",
     "ticket_key",
 ]
+
+
+def ticket_severity(ticket: Ticket) -> tuple[str | None, str]:
+    """A ticket's severity and where it came from: set on the ticket, else the one diagnostics
+    suggested (its ``mulesight-sev-N`` label), else ``(None, "none")``."""
+    if ticket.severity:
+        return ticket.severity, "ticket"
+    suggested = [lb for lb in ticket.labels or [] if str(lb).startswith("mulesight-sev-")]
+    if suggested:
+        return f"Sev {suggested[-1].rsplit('-', 1)[-1]}", "suggested"
+    return None, "none"
