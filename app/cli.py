@@ -14,7 +14,7 @@ from flask import Flask
 from flask.cli import ScriptInfo, with_appcontext
 from werkzeug.serving import run_simple
 
-from app import create_app, storage
+from app import cli_dev, cli_tickets, create_app, storage
 from app.audit import audit
 from app.config import ConfigError
 from app.db import get_db, get_session
@@ -113,8 +113,8 @@ def build_cli(group: click.Group) -> click.Group:
     """``group`` with the service's commands added."""
     for command in (serve, token, db):
         group.add_command(command)
-    __import__("app.cli_tickets", fromlist=["register"]).register(group)  # attach, outbox
-    __import__("app.cli_dev", fromlist=["register"]).register(group)  # forge-token
+    cli_tickets.register(group)  # attach, outbox
+    cli_dev.register(group)  # forge-token
     return group
 
 
