@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import auth, config, crypto, db, errors, logging, openapi
+from app import auth, clock, config, crypto, db, errors, logging, openapi
 from app.blueprints import (
     forge,
     forge_data,
@@ -34,13 +34,15 @@ BLUEPRINTS = (
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (see ``service.md``); ``test_config`` overrides.
 
-    ``test_config`` may also hold ``INSTANCE_PATH`` (the instance folder: SQLite file, secret key).
+    ``test_config`` may also hold ``INSTANCE_PATH`` (the instance folder: SQLite file, secret key)
+    and ``CLOCK`` (a callable returning the current aware datetime; see :mod:`app.clock`).
     Start-up applies the database migrations unless ``MULESIGHT_AUTO_MIGRATE`` is false.
     """
     overrides = dict(test_config or {})
     app = Flask(
         __name__, instance_path=overrides.pop("INSTANCE_PATH", None), instance_relative_config=True
     )
+    clock.init_app(app, overrides.pop("CLOCK", None))
     config.configure(app, overrides)
     for part in (logging, errors, crypto, db, auth, openapi):
         part.init_app(app)

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app import clock
 from diagnostics.model import DEFAULT_SYNC_INTERVAL_HOURS
 
 NAMING_CONVENTION = {
@@ -50,7 +51,8 @@ SUPPORT_ROLES = ("viewer", "support")
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Column defaults take the app's clock (see :mod:`app.clock`)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -16,11 +16,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from diagnostics.anypoint import AnypointClient, ApiResult, shapes
 from diagnostics.catalogue import DATASETS_BY_KEY, PROBES_BY_KEY, Probe
+from diagnostics.clock import utcnow
 from diagnostics.coverage import coverage_of
 from diagnostics.errors import AnypointError
 from diagnostics.model import Environment
@@ -396,7 +397,7 @@ def _skip(
         )
     dataset = PROBES_BY_KEY[probe_keys[0]].dataset
     source = probe_keys[0] if len(probe_keys) == 1 else dataset
-    return Snapshot(dataset, env_id, [], 0, datetime.now(UTC), message, "skipped", source)
+    return Snapshot(dataset, env_id, [], 0, utcnow(), message, "skipped", source)
 
 
 # -- snapshots ---------------------------------------------------------------------------------
@@ -411,7 +412,7 @@ def _snapshot(
         environment_id=env_id,
         items=items,
         item_count=len(items),
-        fetched_at=datetime.now(UTC),
+        fetched_at=utcnow(),
         error=_error_text(failures),
         outcome=outcome,
         source=source,

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ import requests
 
 from diagnostics.anypoint import AnypointClient, HostRateLimiter, resolve_base_url
 from diagnostics.catalogue import DATASET_KEYS
+from diagnostics.clock import utcnow
 from diagnostics.evaluation import (
     apply_empty_exchange_rule,
     endpoints_sample_version,
@@ -67,7 +68,7 @@ class RunInput:
 
 def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
     options = options or RunOptions()
-    now = run.now or datetime.now(UTC)
+    now = run.now or utcnow()
     connection = run.connection
     session = run.session or pooled_session(
         options.concurrency, resolve_base_url(connection.control_plane, connection.base_url)

@@ -7,12 +7,12 @@ looked up *within* that tenant (404 otherwise). Reads answer from the cache only
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g
 
-from app import storage
+from app import clock, storage
 from app.auth import forge_required
 from app.crypto import secret_box
 from app.db import get_session
@@ -45,7 +45,7 @@ ROVO_TAGS = ["rovo"]
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _space(space_key: str) -> Space:

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.crypto import SecretBox
 from app.models import DiagnosticRun, Installation, Space, WebhookEvent
 from app.services import outbox
@@ -148,7 +149,7 @@ def ticket_from_data(data: TicketData, now: datetime | None = None) -> TicketInp
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _parse_time(value: Any) -> datetime | None:

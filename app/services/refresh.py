@@ -16,11 +16,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.crypto import SecretBox
 from app.models import Space
 from app.services.anypoint import anypoint_for
@@ -141,7 +142,7 @@ def refresh_space(
     ``dataset="endpoints"`` seeds ``asset`` (or re-seeds every asset already cached). Commits.
     Raises :class:`DatasetDisabled`, :class:`EndpointsTargetRequired`.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if dataset == ENDPOINTS:
         return _refresh_endpoints(session, space, box, config, asset, now, deadline_s)
     targets, disabled = crawl_targets(space, dataset)

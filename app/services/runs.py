@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app import storage
+from app import clock, storage
 from app.confluence import ConfluenceError, find_macro_pages
 from app.crypto import SecretBox
 from app.models import DiagnosticRun, Installation, Space
@@ -84,7 +84,7 @@ def run_for_space(
     pages come from render events and the report's ``notes`` say why. Raises ``ScenarioError``
     when a simulated space names an unknown scenario.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     run_id = str(uuid.uuid4())
     anypoint = anypoint_for(space, box, config)
     notes: list[str] = []

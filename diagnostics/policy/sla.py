@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from diagnostics.clock import utcnow
 from diagnostics.policy.calendar import BusinessCalendar
 from diagnostics.policy.config import (
     CLOSED,
@@ -135,7 +136,7 @@ def sla_for(
         notes.append(f"opened_at had no UTC offset; read as {config.hours.zone} local time.")
         opened_at = opened_at.replace(tzinfo=calendar.zone)
     if now is None:
-        now = datetime.now(UTC)
+        now = utcnow()
     elif now.tzinfo is None:
         notes.append(f"now had no UTC offset; read as {config.hours.zone} local time.")
         now = now.replace(tzinfo=calendar.zone)

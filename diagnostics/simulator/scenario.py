@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
 from diagnostics import model
+from diagnostics.clock import utcnow
 from diagnostics.simulator.errors import ScenarioError
 from diagnostics.simulator.faults import Fault
 from diagnostics.simulator.generate import AssetSpec, EnvironmentData
@@ -85,7 +86,7 @@ class Scenario:
 
     def _default_cache(self) -> dict[str, model.CacheEntry]:
         """Every dataset refreshed an hour before ``now``; the endpoints cache seeded."""
-        refreshed = (self.now or datetime.now(UTC)) - timedelta(hours=1)
+        refreshed = (self.now or utcnow()) - timedelta(hours=1)
         apis = sum(d.apis for d in self.data.values())
         apps = sum(d.cloudhub_apps + d.deployments for d in self.data.values())
         rest = [a for a in self.exchange_assets if a.type == "rest-api"]

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -29,6 +30,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app
+from app.clock import EXTENSION as clock_extension
 from app.config import ENV_VARIABLES, FORGE_JWKS_URL
 
 APP_ID = "ari:cloud:ecosystem::app/73856157-5880-44b7-9347-6c0c688e1923"
@@ -37,6 +39,7 @@ SITE_B = "ari:cloud:ecosystem::installation/22222222-bbbb-4bbb-8bbb-222222222222
 CLOUD_A = "0c7b3e9a-1f2d-4c5b-8a6e-9d0f1e2a3b4c"
 CLOUD_B = "5d6e7f80-9a0b-4c1d-8e2f-3a4b5c6d7e8f"
 CLOUDS = {SITE_A: CLOUD_A, SITE_B: CLOUD_B}
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)  # every app test's "now" (see ``clock``)
 ACCOUNT = "557058:f0e1d2c3-b4a5-4968-8776-655443322110"
 POSTGRES_URL = os.environ.get(
     "MULESIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -50,12 +53,40 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+class TestClock:
+    """The app's clock in tests: starts at ``at`` whatever today is, then runs (monotonic), so
+    rows keep their order; :meth:`advance` jumps ahead."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, at: datetime = NOW) -> None:
+        self.at = at
+        self._started = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.at + timedelta(seconds=time.monotonic() - self._started)
+
+    def advance(self, **kwargs: float) -> None:
+        self.at += timedelta(**kwargs)
+
+
+def app_now(app: Flask) -> datetime:
+    """Now on ``app``'s clock."""
+    return app.extensions[clock_extension]()
+
+
 @pytest.fixture
-def app_config(tmp_path: Any) -> dict[str, Any]:
+def clock() -> TestClock:
+    return TestClock()
+
+
+@pytest.fixture
+def app_config(tmp_path: Any, clock: TestClock) -> dict[str, Any]:
     return {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "FORGE_APP_ID": APP_ID,
+        "CLOCK": clock,
     }
 
 

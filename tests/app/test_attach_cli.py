@@ -21,6 +21,7 @@ from app.services import outbox
 from app.services import ticket_store as store
 from app.services.connectors import TARGET_JSM
 from app.services.runs import run_for_space
+from tests.app.conftest import app_now
 
 BASE = "https://sparrow-support.atlassian.net"
 
@@ -147,10 +148,22 @@ def test_attach_to_service_management(
 def test_outbox_dispatch_and_list(app: Flask, runner: FlaskCliRunner, session: Session) -> None:
     ticket = store.create_ticket(session, summary="x")
     outbox.enqueue_comment(
-        session, "k:comment", target="local", ticket=ticket.key, body="hello", public=True
+        session,
+        "k:comment",
+        target="local",
+        ticket=ticket.key,
+        body="hello",
+        public=True,
+        now=app_now(app),
     )
     outbox.enqueue_comment(
-        session, "k:jsm", target=TARGET_JSM, ticket="SUP-1", body="hello", public=True
+        session,
+        "k:jsm",
+        target=TARGET_JSM,
+        ticket="SUP-1",
+        body="hello",
+        public=True,
+        now=app_now(app),
     )
     session.commit()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from app import storage
 from app.storage import snapshots
-from tests.app.conftest import SITE_A, SITE_B
+from tests.app.conftest import SITE_A, SITE_B, app_now
 from tests.app.test_refresh import REST_ASSETS, connect, refresh, set_scenario
 
 Headers = Callable[..., dict[str, str]]
@@ -28,7 +28,7 @@ def read(client: FlaskClient, headers: Headers, dataset: str, **query: Any) -> A
 
 def store(app: Flask, dataset: str, env: str | None, *, age: timedelta | None, **kw: Any) -> None:
     """A snapshot fetched ``age`` ago (``None``: a failure with no data)."""
-    now = datetime.now(UTC)
+    now = app_now(app)
     with app.extensions["db"].session() as session:
         space = storage.get_space(session, SITE_A, "OPS")
         if age is None:

@@ -33,6 +33,7 @@ from app.services.enrichment import (
     upstream_guidance,
 )
 from diagnostics.report import Report
+from tests.app.conftest import app_now
 from tests.app.test_webhook_jsm import issue_created, sign
 
 OPENED = datetime(2026, 11, 23, 0, 15, tzinfo=UTC)
@@ -335,7 +336,7 @@ def test_a_redelivery_restarts_a_job_that_never_finished(
     session.expire_all()
     assert session.get(WebhookEvent, stuck.id).status == "processing"  # type: ignore[union-attr]
 
-    stuck.received_at = datetime.now(UTC) - timedelta(hours=1)
+    stuck.received_at = app_now(app) - timedelta(hours=1)
     session.commit()
     assert _post(client, payload).json["duplicate"] is True
     session.expire_all()

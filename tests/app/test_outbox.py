@@ -165,7 +165,9 @@ def test_jsm_503_twice_then_201_delivers_exactly_once(app: Flask, session: Sessi
 
 def test_a_new_dispatcher_resumes_pending_messages(app: Flask, session: Session) -> None:
     comment(session, "ev-1:comment:internal")
-    outbox.enqueue_labels(session, "ev-1:labels", target=TARGET_JSM, ticket="SUP-7", labels=["a"])
+    outbox.enqueue_labels(
+        session, "ev-1:labels", target=TARGET_JSM, ticket="SUP-7", labels=["a"], now=T0
+    )
     session.commit()
     clock = Clock()
     down = FakeConnector([retryable(), retryable()])

@@ -4,7 +4,7 @@ freshness and partial coverage, endpoints answered from the seeded cache."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from app import storage
 from app.models import DatasetSnapshot
-from tests.app.conftest import SITE_A, SITE_B
+from tests.app.conftest import SITE_A, SITE_B, app_now
 from tests.app.test_refresh import REST_ASSETS, connect, refresh, set_scenario
 
 Headers = Callable[..., dict[str, str]]
@@ -49,7 +49,7 @@ def age_snapshots(app: Flask, dataset: str, hours: float) -> None:
         space = storage.get_space(session, SITE_A, "OPS")
         for row in session.query(DatasetSnapshot).filter_by(space_id=space.id, dataset=dataset):
             if row.fetched_at is not None:
-                row.fetched_at = datetime.now(UTC) - timedelta(hours=hours)
+                row.fetched_at = app_now(app) - timedelta(hours=hours)
         session.commit()
 
 

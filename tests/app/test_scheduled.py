@@ -4,7 +4,7 @@ installation, claimed once, within the time budget."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app import storage
 from app.services.refresh import refresh_due_spaces
 from app.storage import snapshots
-from tests.app.conftest import SITE_A, SITE_B
+from tests.app.conftest import SITE_A, SITE_B, app_now
 from tests.app.test_refresh import connect
 
 URL = "/forge/v1/scheduled/refresh"
@@ -50,7 +50,7 @@ def spaces(app: Flask, client: FlaskClient, forge_headers: Headers) -> None:
     connect(app, client, forge_headers, "OPS", scenario="healthy")
     connect(app, client, forge_headers, "DEV", scenario="healthy")
     connect(app, client, forge_headers, "OPS", site=SITE_B, scenario="healthy")
-    set_last_scheduled(app, "DEV", datetime.now(UTC) - timedelta(hours=1))
+    set_last_scheduled(app, "DEV", app_now(app) - timedelta(hours=1))
 
 
 @pytest.mark.usefixtures("spaces")
@@ -82,8 +82,8 @@ def test_a_space_becomes_due_when_its_interval_elapses(
     app: Flask, client: FlaskClient, forge_headers: Headers
 ) -> None:
     # The hourly trigger's jitter: 23 h 58 min after the last run counts as a day.
-    set_last_scheduled(app, "DEV", datetime.now(UTC) - timedelta(hours=23, minutes=58))
-    set_last_scheduled(app, "OPS", datetime.now(UTC) - timedelta(hours=23))
+    set_last_scheduled(app, "DEV", app_now(app) - timedelta(hours=23, minutes=58))
+    set_last_scheduled(app, "OPS", app_now(app) - timedelta(hours=23))
     body = scheduled(client, forge_headers).json
     assert [r["space_key"] for r in body["refreshed"]] == ["DEV"]
     assert body["skipped"] == [{"space_key": "OPS", "reason": "not_due"}]
@@ -117,9 +117,7 @@ def session(app: Flask) -> Iterator[Session]:
 
 @pytest.mark.usefixtures("spaces")
 def test_every_installation_when_none_is_named(app: Flask, session: Session) -> None:
-    summary = refresh_due_spaces(
-        session, datetime.now(UTC), app.extensions["secret_box"], app.config
-    )
+    summary = refresh_due_spaces(session, app_now(app), app.extensions["secret_box"], app.config)
     assert sorted(r.space_key for r in summary.refreshed) == ["OPS", "OPS"]
     assert summary.skipped == []  # not-due spaces are only listed for one installation
     assert last_scheduled(app, "OPS", SITE_B) is not None
@@ -131,7 +129,7 @@ def test_spaces_that_do_not_fit_the_budget_are_deferred_and_stay_due(
 ) -> None:
     summary = refresh_due_spaces(
         session,
-        datetime.now(UTC),
+        app_now(app),
         app.extensions["secret_box"],
         app.config,
         installation_id=SITE_A,
@@ -143,7 +141,7 @@ def test_spaces_that_do_not_fit_the_budget_are_deferred_and_stay_due(
 
 @pytest.mark.usefixtures("spaces")
 def test_a_space_claimed_by_a_concurrent_run_is_left_to_it(app: Flask, session: Session) -> None:
-    now = datetime.now(UTC)
+    now = app_now(app)
     [space] = snapshots.due_spaces(session, now, installation_id=SITE_A)
     set_last_scheduled(app, "OPS", now - timedelta(seconds=1))  # another worker got there first
     assert snapshots.claim_scheduled_refresh(session, space, now) is False
@@ -154,7 +152,7 @@ def test_a_space_claimed_by_a_concurrent_run_is_left_to_it(app: Flask, session: 
 def test_claiming_keeps_the_connection_updated_at(app: Flask, session: Session) -> None:
     space = storage.get_space(session, SITE_A, "OPS")
     updated = space.updated_at
-    assert snapshots.claim_scheduled_refresh(session, space, datetime.now(UTC)) is True
+    assert snapshots.claim_scheduled_refresh(session, space, app_now(app)) is True
     assert storage.get_space(session, SITE_A, "OPS").updated_at == updated
 
 
@@ -167,7 +165,7 @@ def test_one_broken_space_does_not_stop_the_others(
         storage.get_space(other, SITE_A, "OPS").scenario = "no-such-scenario"
         other.commit()
     summary = refresh_due_spaces(
-        session, datetime.now(UTC), app.extensions["secret_box"], app.config, installation_id=SITE_A
+        session, app_now(app), app.extensions["secret_box"], app.config, installation_id=SITE_A
     )
     assert [r.space_key for r in summary.refreshed] == ["DEV"]
     assert {"space_key": "OPS", "reason": "error"} in summary.skipped

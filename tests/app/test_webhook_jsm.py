@@ -22,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.models import DiagnosticRun, Installation, OutboxMessage, Space, WebhookEvent
+from tests.app.conftest import NOW
 
 SECRET = "whsec-6f2b9d0e41c8a7f3"
 BASE = "https://sparrow-support.atlassian.net"
@@ -89,9 +90,10 @@ def issue_created(
 ) -> dict[str, Any]:
     """A Service Management ``jira:issue_created`` webhook body (the documented shape).
 
-    ``created`` defaults to a few minutes ago (Melbourne time), so due times are never breached.
+    ``created`` defaults to a few minutes before the app tests' clock starts (Melbourne time), so
+    due times are never breached.
     """
-    created = created or datetime.now(MELBOURNE) - timedelta(minutes=5)
+    created = created or NOW.astimezone(MELBOURNE) - timedelta(minutes=5)
     return {
         "timestamp": 1795389330000,
         "webhookEvent": "jira:issue_created",
