@@ -14,7 +14,7 @@ from flask import Flask
 from flask.cli import ScriptInfo, with_appcontext
 from werkzeug.serving import run_simple
 
-from app import cli_dev, cli_tickets, create_app, storage
+from app import cli_dev, cli_settings, cli_tickets, create_app, storage
 from app.audit import audit
 from app.config import ConfigError
 from app.db import get_db, get_session
@@ -115,6 +115,7 @@ def build_cli(group: click.Group) -> click.Group:
         group.add_command(command)
     cli_tickets.register(group)  # attach, outbox
     cli_dev.register(group)  # forge-token
+    cli_settings.register(group)  # settings
     return group
 
 

@@ -49,6 +49,7 @@ from werkzeug.routing import Rule
 from app.errors import ApiError
 from app.schemas import Error
 
+API_VERSION = "1"
 FORGE_SECURITY = "forgeInvocationToken"
 SUPPORT_SECURITY = "supportToken"
 SECURITY_SCHEMES = {
@@ -245,7 +246,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3 document of every documented route of ``app``."""
     spec = APISpec(
         title="MuleSight backend",
-        version=app.config.get("API_VERSION", "1"),
+        version=API_VERSION,
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
         info={"description": "Companion backend of MuleSight for Confluence."},

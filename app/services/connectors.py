@@ -34,7 +34,7 @@ def jsm_connector(config: Mapping[str, Any]) -> JsmConnector:
         str(config["JSM_EMAIL"]),
         str(config["JSM_API_TOKEN"]),
         str(config["JSM_SERVICE_DESK_ID"]),
-        timeout=float(config.get("JSM_TIMEOUT", 10)),
+        timeout=float(config["JSM_TIMEOUT"]),
     )
 
 

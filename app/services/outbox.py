@@ -28,12 +28,13 @@ import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.models import OutboxMessage
 from app.tickets import Attachment, TicketConnector, TicketError
 from diagnostics.redaction import Redactor, redact_text
@@ -56,7 +57,7 @@ ConnectorFactory = Callable[[Session, str], TicketConnector | None]
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,12 @@ class RetryPolicy:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RetryPolicy:
-        """``MULESIGHT_OUTBOX_MAX_ATTEMPTS``, ``…_BASE_DELAY_S``, ``…_MAX_DELAY_S``, ``…_LEASE_S``."""
-        default = cls()
+        """The ``MULESIGHT_OUTBOX_*`` settings of the app configuration."""
         return cls(
-            max_attempts=int(config.get("MULESIGHT_OUTBOX_MAX_ATTEMPTS", default.max_attempts)),
-            base_delay=_seconds(config, "MULESIGHT_OUTBOX_BASE_DELAY_S", default.base_delay),
-            max_delay=_seconds(config, "MULESIGHT_OUTBOX_MAX_DELAY_S", default.max_delay),
-            lease=_seconds(config, "MULESIGHT_OUTBOX_LEASE_S", default.lease),
+            max_attempts=int(config["MULESIGHT_OUTBOX_MAX_ATTEMPTS"]),
+            base_delay=timedelta(seconds=float(config["MULESIGHT_OUTBOX_BASE_DELAY_S"])),
+            max_delay=timedelta(seconds=float(config["MULESIGHT_OUTBOX_MAX_DELAY_S"])),
+            lease=timedelta(seconds=float(config["MULESIGHT_OUTBOX_LEASE_S"])),
         )
 
     def delay(self, attempts: int, rng: random.Random) -> timedelta:
@@ -84,11 +84,6 @@ class RetryPolicy:
         exponential = self.base_delay * (2 ** max(0, attempts - 1))
         capped = min(self.max_delay, exponential)
         return capped * (0.5 + 0.5 * rng.random())
-
-
-def _seconds(config: Mapping[str, Any], name: str, default: timedelta) -> timedelta:
-    value = config.get(name)
-    return default if value is None else timedelta(seconds=float(value))
 
 
 # -- enqueueing -----------------------------------------------------------------------------------

@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.models import DatasetSnapshot, Installation, Space
 from app.storage import recent_renders, space_config
 from diagnostics.model import AppState, CacheEntry, MacroPage, MacroPlacement, RenderEvent
 from diagnostics.simulator import Scenario
 
-RENDER_WINDOW_DAYS = 14
 MAX_RENDER_EVENTS = 1000
 
 
@@ -37,11 +37,11 @@ def app_state_for(
 ) -> AppState:
     """The space's app state. ``pages`` (a live macro discovery) wins over derived pages.
 
-    ``config`` is the app configuration: ``MULESIGHT_RENDER_WINDOW_DAYS`` (default 14) bounds the
+    ``config`` is the app configuration: ``MULESIGHT_RENDER_WINDOW_DAYS`` bounds the
     render events read.
     """
-    now = now or datetime.now(UTC)
-    window = timedelta(days=int(config.get("MULESIGHT_RENDER_WINDOW_DAYS") or RENDER_WINDOW_DAYS))
+    now = now or clock.now()
+    window = timedelta(days=int(config["MULESIGHT_RENDER_WINDOW_DAYS"]))
     cache = cache_entries(session, space)
     renders = tuple(
         e for e in recent_renders(session, space, MAX_RENDER_EVENTS) if e.at >= now - window

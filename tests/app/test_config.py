@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.config import FORGE_JWKS_URL, ConfigError
+from app.config import (
+    FORGE_JWKS_URL,
+    SETTINGS,
+    SETTINGS_BY_KEY,
+    ConfigError,
+    Setting,
+    from_environment,
+    settings_reference,
+)
 from tests.app.conftest import make_app
 
 
@@ -98,3 +107,79 @@ def test_migrations_can_be_left_to_the_operator(app_config: dict[str, Any]) -> N
         assert "spaces" in sa.inspect(app.extensions["db"].engine).get_table_names()
     finally:
         app.extensions["db"].dispose()
+
+
+# -- every setting declared once, settable from the environment ------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG_READ = re.compile(r"""config(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
+# Keys that Flask itself owns and the app derives (never set by an operator).
+FLASK_OWN = {"SECRET_KEY", "SESSION_COOKIE_SAMESITE", "SESSION_COOKIE_SECURE", "TESTING"}
+SAMPLES: dict[str, tuple[str, Any]] = {
+    "MULESIGHT_ANYPOINT_MODE": ("live", "live"),
+    "MULESIGHT_JOB_QUEUE": ("sync", "sync"),
+    "MULESIGHT_AUTO_MIGRATE": ("false", False),
+    "LOG_LEVEL": ("DEBUG", "DEBUG"),
+    "DB_ENGINE_OPTIONS": ('{"pool_pre_ping": true}', {"pool_pre_ping": True}),
+}
+
+
+def keys_read_by_the_code() -> set[str]:
+    keys: set[str] = set()
+    for package in ("app", "diagnostics"):
+        for source in (REPO / package).rglob("*.py"):
+            keys.update(CONFIG_READ.findall(source.read_text(encoding="utf-8")))
+    return keys
+
+
+def test_every_setting_the_code_reads_is_declared() -> None:
+    read = keys_read_by_the_code()
+    assert read, "the scan found no configuration reads at all"
+    undeclared = read - set(SETTINGS_BY_KEY) - FLASK_OWN
+    assert not undeclared, f"declare these in app/config.py SETTINGS: {sorted(undeclared)}"
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.variable)
+def test_every_setting_can_be_set_from_the_environment(setting: Setting) -> None:
+    if setting.key in SAMPLES:
+        text, expected = SAMPLES[setting.key]
+    elif setting.parse is str:
+        text = expected = "a-value-from-the-environment"
+    else:
+        expected = setting.parse("7")
+        text = "7"
+    assert from_environment({setting.variable: text}) == {setting.key: expected}
+    assert from_environment({setting.variable: ""}) == {}
+
+
+@pytest.mark.parametrize(
+    ("variable", "text"),
+    [
+        ("MULESIGHT_AUTO_MIGRATE", "perhaps"),
+        ("JSM_TIMEOUT", "ten"),
+        ("MULESIGHT_OUTBOX_MAX_ATTEMPTS", "1.5"),
+        ("MULESIGHT_DB_ENGINE_OPTIONS", "{not json"),
+    ],
+)
+def test_a_value_that_does_not_parse_names_its_variable(variable: str, text: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}: "):
+        from_environment({variable: text})
+
+
+def test_auto_migrate_false_from_the_environment_is_honoured(
+    app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MULESIGHT_AUTO_MIGRATE", "false")
+    app = make_app(app_config)
+    try:
+        import sqlalchemy as sa
+
+        assert app.config["MULESIGHT_AUTO_MIGRATE"] is False
+        assert sa.inspect(app.extensions["db"].engine).get_table_names() == []
+    finally:
+        app.extensions["db"].dispose()
+
+
+def test_the_configuration_reference_is_up_to_date() -> None:
+    docs = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert docs == settings_reference(), "regenerate: mulesight settings > docs/configuration.md"

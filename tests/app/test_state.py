@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app import storage
+from app.config import DEFAULTS
 from app.models import DatasetSnapshot, Installation, RenderEvent, Space
 from app.services.state import app_state_for, pages_from_renders
 from diagnostics.model import MacroPage, MacroPlacement
@@ -17,7 +18,7 @@ from diagnostics.simulator import load_scenario
 from tests.app.conftest import SITE_A
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-CONFIG: dict[str, object] = {}
+CONFIG: dict[str, object] = dict(DEFAULTS)
 
 
 @pytest.fixture
