@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from diagnostics.policy import DEFAULT_SUPPORT_POLICY, escalation_stage, sla_for
 from diagnostics.policy.sla import normalize_severity
@@ -117,10 +118,11 @@ def test_breach_requires_a_workaround_and_a_revised_eta() -> None:
     assert late.requires == ("workaround_or_mitigation_plan", "revised_eta")
 
 
-def test_now_defaults_to_the_real_time() -> None:
-    result = sla_for("Sev 4", datetime(2020, 1, 6, 9, tzinfo=MEL))
+def test_now_defaults_to_the_system_clock() -> None:
+    with time_machine.travel(datetime(2031, 3, 4, 5, 6, tzinfo=UTC), tick=False):
+        result = sla_for("Sev 4", datetime(2020, 1, 6, 9, tzinfo=MEL))
     assert result.resolution_breached is True
-    assert abs(result.now - datetime.now(UTC)) < timedelta(days=1)
+    assert result.now == datetime(2031, 3, 4, 5, 6, tzinfo=UTC)
 
 
 def test_christmas_2027_closed() -> None:
