@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo
 import requests
 
 from diagnostics.anypoint import AnypointClient, HostRateLimiter, resolve_base_url
-from diagnostics.catalogue import DATASET_KEYS
+from diagnostics.catalogue import CATALOGUE, Catalogue
 from diagnostics.clock import utcnow
 from diagnostics.evaluation import (
-    apply_empty_exchange_rule,
-    endpoints_sample_version,
     evaluate_datasets,
     evaluate_macros,
     evaluate_scopes,
+    organization_name,
+    read_empty_answers,
     scope_section,
 )
 from diagnostics.findings import Finding, sort_findings
@@ -55,6 +55,7 @@ class RunOptions:
     environments: Sequence[str] = ()
     datasets: Sequence[str] = ()
     timeout: tuple[float, float] = (3.05, 5.0)
+    catalogue: Catalogue = CATALOGUE
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,14 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
         timeout=options.timeout,
         rate_limiter=HostRateLimiter(options.rate_per_second, burst=options.concurrency),
     )
+    catalogue = options.catalogue
     plan = ProbePlan(
         organization_id=connection.organization_id or "",
         environment_filter=options.environments,
         dataset_filter=options.datasets,
-        enabled={k: run.state.space.is_enabled(k) for k in DATASET_KEYS},
+        enabled={k: run.state.space.is_enabled(k) for k in catalogue.dataset_keys},
         page_size=options.page_size,
+        catalogue=catalogue,
     )
     runner = ProbeRunner(
         client, RunnerSettings(concurrency=options.concurrency, deadline_s=options.deadline_s)
@@ -125,10 +128,12 @@ def _build_report(
     environments: list[Environment],
     hit_deadline: bool,
 ) -> dict[str, Any]:
-    state, connection = run.state, run.connection
-    empty_exchange = apply_empty_exchange_rule(records, state, connection.organization_id)
-    datasets = evaluate_datasets(records, state, now, endpoints_sample_version(records))
-    scopes = evaluate_scopes(records)
+    state, connection, catalogue = run.state, run.connection, options.catalogue
+    records, empty_exchange = read_empty_answers(
+        records, state, connection.organization_id, catalogue
+    )
+    datasets = evaluate_datasets(records, state, now, catalogue)
+    scopes = evaluate_scopes(records, catalogue)
     macros = evaluate_macros(state)
     upstream = detect_upstream(
         {k: (d.coverage, d.reason) for k, d in datasets.items() if not d.dataset.derived},
@@ -161,12 +166,12 @@ def _build_report(
         "site_url": state.site_url,
         "space_key": state.space.key,
         "organization_id": connection.organization_id,
-        "organization_name": _organization_name(records),
+        "organization_name": organization_name(records),
         "control_plane": connection.control_plane,
         "environments": [{"id": e.id, "name": e.name, "type": e.type} for e in environments],
         "verdict": verdict,
-        "datasets": {k: datasets[k].to_report() for k in DATASET_KEYS},
-        "scopes": scope_section(scopes),
+        "datasets": {k: datasets[k].to_report() for k in catalogue.dataset_keys},
+        "scopes": scope_section(scopes, catalogue),
         "macros": [m.to_report() for m in macros],
         "findings": [f.to_report() for f in findings],
         "checks": checks,
@@ -229,11 +234,3 @@ def _verdict(findings: Sequence[Finding]) -> str:
     if any(f.status == "fail" for f in findings):
         return "broken"
     return "degraded" if findings else "healthy"
-
-
-def _organization_name(records: Sequence[Any]) -> str | None:
-    org = next((r for r in records if r.probe.key == "diagnostics.organization"), None)
-    if org is not None and isinstance(org.data, dict):
-        name = org.data.get("name")
-        return str(name) if name else None
-    return None

@@ -1,24 +1,19 @@
 """Evaluation: turn probe records and the app state into the sections of the report.
 
-Pure functions over what the runner recorded; no IO. Each section follows report.md:
-datasets (coverage + freshness), scopes, macros. Findings are built in :mod:`diagnostics.rules`.
+Pure functions over what the runner recorded: no IO, and the records passed in are never changed
+(a record read differently, like an empty answer that means a missing grant, is a new record).
+Each section follows report.md: datasets (coverage + freshness), scopes, macros. Findings are made
+only by :mod:`diagnostics.rules`. What is known about a probe or dataset comes from the catalogue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from diagnostics.catalogue import (
-    DATASETS,
-    SCOPES,
-    Dataset,
-    probes_for_scope,
-    scope_used_by,
-    scope_validated_by,
-)
+from diagnostics.catalogue import CATALOGUE, Catalogue, Dataset, Probe
 from diagnostics.coverage import combine_derived, coverage_of
 from diagnostics.freshness import (
     Freshness,
@@ -29,12 +24,6 @@ from diagnostics.freshness import (
 from diagnostics.macros import MacroStatus, macro_statuses
 from diagnostics.model import AppState
 from diagnostics.probes import SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
-
-EXCHANGE_SEARCH = "exchange.search"
-EMPTY_EXCHANGE_MESSAGE = (
-    "200 with an empty list although the organization owns Exchange assets: "
-    "Anypoint answers this way when read:exchange is missing"
-)
 
 
 @dataclass
@@ -82,63 +71,100 @@ class ScopeResult:
     missing_in: list[str]
     checked: bool
 
-    def to_report(self, why_needed: str, impact: str) -> dict[str, Any]:
+    def to_report(
+        self, why_needed: str, impact: str, catalogue: Catalogue = CATALOGUE
+    ) -> dict[str, Any]:
         return {
             "status": self.status,
             "missing_in": self.missing_in,
             "why_needed": why_needed,
-            "used_by": list(scope_used_by(self.key)),
-            "validated_by": list(scope_validated_by(self.key)),
+            "used_by": list(catalogue.scope_used_by(self.key)),
+            "validated_by": list(catalogue.scope_validated_by(self.key)),
             "impact": impact if self.status != "full" else None,
             "reason": self.reason,
             "checked": self.checked,
         }
 
 
-def apply_empty_exchange_rule(
-    records: Sequence[ProbeRecord], state: AppState, organization_id: str | None
-) -> bool:
-    """An empty Exchange search does not prove access (report.md). Returns True when applied."""
-    search = next((r for r in records if r.probe.key == EXCHANGE_SEARCH), None)
-    if search is None or search.outcome != "empty":
-        return False
-    cached = state.cache.get("exchange")
-    owns_assets = bool(cached and cached.items) or any(
-        isinstance(api, Mapping) and organization_id and api.get("groupId") == organization_id
+def read_empty_answers(
+    records: Sequence[ProbeRecord],
+    state: AppState,
+    organization_id: str | None,
+    catalogue: Catalogue = CATALOGUE,
+) -> tuple[list[ProbeRecord], bool]:
+    """An empty answer does not prove access where Anypoint answers a missing grant with an
+    empty list (a probe whose ``denial`` is ``empty``; report.md). When other data shows the
+    organization owns such items — its dataset's cache is not empty, or a probe named in
+    ``disproved_by`` listed one whose ``groupId`` is the organization — the empty record becomes
+    ``forbidden`` and what was skipped for lack of items is blocked instead.
+
+    Returns new records (those passed in are unchanged) and whether any was read so.
+    """
+    denied = {
+        r.probe.key: r.probe
         for r in records
-        if r.probe.key == "api_manager.instances"
-        for api in r.items or []
-    )
-    if not owns_assets:
-        return False
-    search.outcome = "forbidden"
-    search.message = EMPTY_EXCHANGE_MESSAGE
+        if r.probe.denial == "empty"
+        and r.outcome == "empty"
+        and _owns_items(r.probe, records, state, organization_id)
+    }
+    if not denied:
+        return list(records), False
+    out: list[ProbeRecord] = []
     for r in records:
-        if r.outcome == "skipped" and EXCHANGE_SEARCH in r.probe.depends_on and r.cause == "empty":
-            r.cause = "forbidden"
-            r.message = "not run: the Exchange search is blocked (read:exchange probably missing)"
-    return True
+        if r.probe.key in denied and r.outcome == "empty":
+            r = replace(r, outcome="forbidden", message=_empty_denial(r.probe, catalogue))
+        elif r.outcome == "skipped" and r.cause == "empty":
+            blocker = next((denied[d] for d in r.probe.depends_on if d in denied), None)
+            if blocker is not None:
+                message = (
+                    f"not run: the {blocker.title} is blocked ({blocker.scope} probably missing)"
+                )
+                r = replace(r, cause="forbidden", message=message)
+        out.append(r)
+    return out, True
+
+
+def _owns_items(
+    probe: Probe, records: Sequence[ProbeRecord], state: AppState, organization_id: str | None
+) -> bool:
+    cached = state.cache.get(probe.dataset)
+    if cached and cached.items:
+        return True
+    return any(
+        isinstance(item, Mapping) and organization_id and item.get("groupId") == organization_id
+        for r in records
+        if r.probe.key in probe.disproved_by
+        for item in r.items or []
+    )
+
+
+def _empty_denial(probe: Probe, catalogue: Catalogue) -> str:
+    name = catalogue.datasets_by_key[probe.dataset].name
+    return (
+        f"200 with an empty list although the organization owns {name} assets: "
+        f"Anypoint answers this way when {probe.scope} is missing"
+    )
 
 
 def evaluate_datasets(
     records: Sequence[ProbeRecord],
     state: AppState,
     now: datetime,
-    endpoints_version: str | None,
+    catalogue: Catalogue = CATALOGUE,
 ) -> dict[str, DatasetResult]:
     results: dict[str, DatasetResult] = {}
     interval = state.space.sync_interval_hours
-    for dataset in (d for d in DATASETS if not d.derived):
+    for dataset in (d for d in catalogue.datasets if not d.derived):
         own = [r for r in records if r.probe.dataset == dataset.key]
         coverage, reason = coverage_of(own)
-        if dataset.key == "diagnostics":
+        if dataset.context:
             fresh = Freshness("not_applicable", None, False)
-        elif dataset.key == "endpoints":
-            fresh = endpoints_freshness(state.cache.get("endpoints"), endpoints_version)
+        elif not dataset.scheduled:  # seeded by a macro refresh: stale when its item changed
+            fresh = endpoints_freshness(state.cache.get(dataset.key), sampled_version(own))
         else:
             fresh = cache_freshness(state.cache.get(dataset.key), now, interval)
         results[dataset.key] = DatasetResult(dataset, coverage, reason, fresh, own)
-    for dataset in (d for d in DATASETS if d.derived):
+    for dataset in (d for d in catalogue.datasets if d.derived):
         results[dataset.key] = _derived(dataset, results, state)
     return results
 
@@ -162,10 +188,12 @@ def _derived(
     )
 
 
-def evaluate_scopes(records: Sequence[ProbeRecord]) -> dict[str, ScopeResult]:
+def evaluate_scopes(
+    records: Sequence[ProbeRecord], catalogue: Catalogue = CATALOGUE
+) -> dict[str, ScopeResult]:
     results: dict[str, ScopeResult] = {}
-    for scope in SCOPES:
-        keys = {p.key for p in probes_for_scope(scope.key)}
+    for scope in catalogue.scopes:
+        keys = {p.key for p in catalogue.probes_for_scope(scope.key)}
         own = [r for r in records if r.probe.key in keys]
         checked_records = [
             r for r in own if r.effective_outcome not in (SKIP_DISABLED, SKIP_NOT_SELECTED)
@@ -181,18 +209,30 @@ def evaluate_scopes(records: Sequence[ProbeRecord]) -> dict[str, ScopeResult]:
     return results
 
 
-def scope_section(results: Mapping[str, ScopeResult]) -> dict[str, Any]:
-    return {s.key: results[s.key].to_report(s.why_needed, s.impact) for s in SCOPES}
+def scope_section(
+    results: Mapping[str, ScopeResult], catalogue: Catalogue = CATALOGUE
+) -> dict[str, Any]:
+    return {
+        s.key: results[s.key].to_report(s.why_needed, s.impact, catalogue) for s in catalogue.scopes
+    }
 
 
 def evaluate_macros(state: AppState) -> list[MacroStatus]:
     return macro_statuses(state.pages, state.renders)
 
 
-def endpoints_sample_version(records: Sequence[ProbeRecord]) -> str | None:
-    """The version of the REST asset the endpoints probe sampled (to spot a changed spec)."""
-    detail = next((r for r in records if r.probe.key == "endpoints.asset_detail"), None)
-    if detail is None or not isinstance(detail.data, Mapping):
-        return None
-    version = detail.data.get("version")
-    return str(version) if version is not None else None
+def sampled_version(records: Sequence[ProbeRecord]) -> str | None:
+    """The version of the item a seeded dataset's probe sampled (to spot a changed spec)."""
+    for r in records:
+        if isinstance(r.data, Mapping) and r.data.get("version") is not None:
+            return str(r.data["version"])
+    return None
+
+
+def organization_name(records: Sequence[ProbeRecord]) -> str | None:
+    """The organization's name, from the inventory probe that describes the organization."""
+    for r in records:
+        if r.probe.provides == "organization" and isinstance(r.data, Mapping):
+            name = r.data.get("name")
+            return str(name) if name else None
+    return None

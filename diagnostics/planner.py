@@ -1,8 +1,15 @@
-"""The probe planner: which probes to run, for which environment, once their dependencies answered.
+"""The probe planner: which probes to run, for what, once their dependencies answered.
 
-Diagnostics *sample*: the first page of every list and one detail per environment (one API
-instance per environment for the security posture, one REST asset for the endpoints). The planner
-only decides; the runner owns threads, timeouts and the deadline.
+One planner builds both kinds of plan from the catalogue's declarations:
+
+* a **diagnosis** (``crawl=False``) *samples*: every probe of the selected datasets, the first page
+  of every list, and as many of a listing's items as the probe's ``sample.fan_out`` says (one API
+  instance per environment, one REST asset);
+* a **refresh crawl** (``crawl=True``) fetches everything a cache holds: the crawled probes of the
+  requested datasets (and the probes they depend on), every page, every listed item.
+
+The planner only decides; the runner owns threads, timeouts and the deadline. Nothing here knows a
+probe by its name: roles, fan-outs and payloads come from the catalogue.
 """
 
 from __future__ import annotations
@@ -11,21 +18,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagnostics.catalogue import PROBES, Probe
+from diagnostics.catalogue import CATALOGUE, Catalogue, Probe
 from diagnostics.model import Environment
 from diagnostics.probes import SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
 
 DEFAULT_PAGE_SIZE = 20
-ALWAYS_SELECTED = frozenset({"diagnostics"})
-REST_ASSET_TYPES = frozenset({"rest-api", "http-api"})
+CRAWL_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
 class ProbeTask:
-    """One probe to run, with the values that fill its path, headers and query templates."""
+    """One probe to run, with the values that fill its path, headers and query templates.
+
+    ``crawl``: read every page strictly (a refresh) instead of one answer leniently (a diagnosis).
+    ``parent_item``: the listed item the task fans out from (an API instance, say).
+    """
 
     probe: Probe
     bindings: Mapping[str, str]
+    crawl: bool = False
+    parent_item: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property
     def environment_id(self) -> str | None:
@@ -48,72 +60,102 @@ class ProbeTask:
 
 
 def extract_items(probe: Probe, data: Any) -> list[Any] | None:
-    """The listed items of a probe's answer (None for single-object answers)."""
-    if probe.items is None:
-        return None
-    if probe.items == "":
-        return data if isinstance(data, list) else None
-    if not isinstance(data, Mapping):
-        return None
-    value = data.get(probe.items)
-    if probe.items == "assets" and isinstance(value, list):
-        # API Manager groups instances by asset: {"assets": [{..., "apis": [...]}]}.
-        return [
-            api for asset in value if isinstance(asset, Mapping) for api in asset.get("apis") or []
-        ]
-    return value if isinstance(value, list) else None
+    """The listed items of a probe's answer, as a diagnosis reads them (None: a single object)."""
+    return probe.payload.sampled_items(data)
 
 
 @dataclass
 class ProbePlan:
-    """Decides the probes of one run from the catalogue and what earlier probes returned."""
+    """Decides the probes of one run from the catalogue and what earlier probes returned.
+
+    ``environments_given``: environments to fan out over without listing them (a crawl of a
+    known organization); the inventory probe then runs only if its dataset is requested.
+    """
 
     organization_id: str
     environment_filter: Sequence[str] = ()
     dataset_filter: Sequence[str] = ()
     enabled: Mapping[str, bool] = field(default_factory=dict)
     page_size: int = DEFAULT_PAGE_SIZE
-    probes: Sequence[Probe] = PROBES
+    catalogue: Catalogue = CATALOGUE
+    crawl: bool = False
+    environments_given: Sequence[Environment] | None = None
     environments: list[Environment] = field(default_factory=list)
 
-    def _base_bindings(self) -> dict[str, str]:
-        return {"org_id": self.organization_id, "page_size": str(self.page_size)}
+    def __post_init__(self) -> None:
+        if self.environments_given is not None:
+            self.environments = self._filtered(self.environments_given)
+        self._planned = self._planned_probes()
+
+    # -- what the plan holds ---------------------------------------------------------------
+
+    def _planned_probes(self) -> dict[str, Probe]:
+        """Every probe this plan records (run or skipped), in catalogue order."""
+        probes = self.catalogue.probes
+        if not self.crawl:
+            return {p.key: p for p in probes}
+        wanted = {p.key for p in probes if p.dataset in self.dataset_filter and p.sample.crawled}
+        for key in list(wanted):
+            probe = self.catalogue.probes_by_key[key]
+            wanted |= {a.key for a in self.catalogue.ancestors(probe) if a.sample.crawled}
+        if self.environments_given is not None:  # the inventory is only run when asked for
+            wanted -= {
+                p.key
+                for p in probes
+                if p.provides == "environments" and p.dataset not in self.dataset_filter
+            }
+        return {p.key: p for p in probes if p.key in wanted}
+
+    def _waits_for(self, probe: Probe) -> list[Probe]:
+        """The planned dependencies whose answer ``probe`` waits for."""
+        deps = [self._planned[d] for d in probe.depends_on if d in self._planned]
+        if self.environments_given is not None and probe.fan_out.inventory:
+            deps = [d for d in deps if d.provides != "environments"]
+        return deps
 
     def _skip_reason(self, probe: Probe) -> str | None:
-        selected = probe.dataset in ALWAYS_SELECTED or probe.dataset in self.dataset_filter
+        if self.crawl:
+            return None
+        dataset = self.catalogue.datasets_by_key[probe.dataset]
+        selected = dataset.context or probe.dataset in self.dataset_filter
         if self.dataset_filter and not selected:
             return SKIP_NOT_SELECTED
         if not self.enabled.get(probe.dataset, True):
             return SKIP_DISABLED
         # A probe whose dependency will not run does not run either (endpoints need Exchange).
-        by_key = {p.key: p for p in self.probes}
         for dep in probe.depends_on:
-            reason = self._skip_reason(by_key[dep])
+            reason = self._skip_reason(self.catalogue.probes_by_key[dep])
             if reason is not None:
                 return reason
         return None
 
     def _children(self, parent: Probe) -> list[Probe]:
-        return [p for p in self.probes if parent.key in p.depends_on]
+        return [p for p in self._planned.values() if parent in self._waits_for(p)]
+
+    def _base_bindings(self) -> dict[str, str]:
+        return {"org_id": self.organization_id, "page_size": str(self.page_size)}
+
+    # -- the plan as probes answer ---------------------------------------------------------
 
     def initial(self) -> tuple[list[ProbeTask], list[ProbeRecord]]:
-        """Probes with no dependency, plus a skipped record for every probe that will not run."""
+        """Probes that wait for nothing, plus a skipped record for every probe that will not run."""
         tasks: list[ProbeTask] = []
         skipped = [
             _skipped(p, None, reason)
-            for p in self.probes
+            for p in self._planned.values()
             if (reason := self._skip_reason(p)) is not None
         ]
-        for probe in self.probes:
-            if not probe.depends_on and self._skip_reason(probe) is None:
-                tasks.append(ProbeTask(probe, self._base_bindings()))
+        for probe in self._planned.values():
+            if not self._waits_for(probe) and self._skip_reason(probe) is None:
+                tasks.extend(self._expand(probe, self._base_bindings(), None))
         return tasks, skipped
 
     def after(
         self, task: ProbeTask, record: ProbeRecord
     ) -> tuple[list[ProbeTask], list[ProbeRecord]]:
         """What follows a finished probe: its children's tasks, or their skipped records."""
-        if record.probe.key == "diagnostics.environments" and record.succeeded:
+        inventory = record.probe.provides == "environments" and record.succeeded
+        if inventory and self.environments_given is None:
             self.environments = self._select_environments(record.items or [])
         tasks: list[ProbeTask] = []
         skipped: list[ProbeRecord] = []
@@ -123,19 +165,37 @@ class ProbePlan:
             if not record.succeeded:
                 skipped.extend(self._skip_subtree(child, task.environment_id, record))
                 continue
-            planned = self._expand(child, task, record)
+            planned = self._expand(child, dict(task.bindings), record.items)
             if planned:
                 tasks.extend(planned)
-            elif child.per in ("api_instance", "rest_asset"):
+            elif not child.fan_out.once and not child.fan_out.inventory:
                 skipped.extend(self._nothing_to_sample(child, task.environment_id, record))
         return tasks, skipped
+
+    def _expand(
+        self, child: Probe, bindings: dict[str, str], listed: list[Any] | None
+    ) -> list[ProbeTask]:
+        fan = child.fan_out
+        if fan.once:
+            return [ProbeTask(child, self._base_bindings(), self.crawl)]
+        if fan.inventory:
+            items: Iterable[Any] = ({"id": env.id} for env in self.environments)
+        else:
+            items = listed or []
+        limit = None if self.crawl else child.sample.fan_out
+        tasks: list[ProbeTask] = []
+        for item in items:
+            if limit is not None and len(tasks) >= limit:
+                break
+            if fan.accepts(item):
+                tasks.append(ProbeTask(child, {**bindings, **fan.bindings(item)}, self.crawl, item))
+        return tasks
 
     def _nothing_to_sample(
         self, probe: Probe, env_id: str | None, parent: ProbeRecord
     ) -> list[ProbeRecord]:
-        """The parent answered but listed nothing to sample: the child counts as the parent did."""
-        noun = "API instance" if probe.per == "api_instance" else "REST asset"
-        message = f"not run: {parent.probe.title} listed no {noun} to sample"
+        """The parent answered but listed nothing to visit: the child counts as the parent did."""
+        message = f"not run: {parent.probe.title} listed no {probe.fan_out.noun} to sample"
         record = _skipped(probe, env_id, parent.effective_outcome, message)
         record.blocked_by = parent.probe.key
         return [record]
@@ -143,7 +203,8 @@ class ProbePlan:
     def _skip_subtree(
         self, probe: Probe, env_id: str | None, cause: ProbeRecord
     ) -> list[ProbeRecord]:
-        own_env = env_id if probe.per in ("api_instance", "environment") else None
+        fan = probe.fan_out
+        own_env = env_id if not fan.once else None
         message = f"not run: {cause.probe.title} answered {cause.effective_outcome}"
         records = [_skipped(probe, own_env, cause.effective_outcome, message)]
         records[0].blocked_by = cause.blocked_by or cause.probe.key
@@ -152,36 +213,26 @@ class ProbePlan:
                 records.extend(self._skip_subtree(child, own_env, cause))
         return records
 
-    def _expand(self, child: Probe, parent: ProbeTask, record: ProbeRecord) -> list[ProbeTask]:
-        bindings = dict(parent.bindings)
-        if child.per == "organization":
-            return [ProbeTask(child, self._base_bindings())]
-        if child.per == "environment":
-            return [ProbeTask(child, {**bindings, "env_id": env.id}) for env in self.environments]
-        if child.per == "api_instance":
-            api = _first(record.items, lambda item: "id" in item)
-            return [] if api is None else [ProbeTask(child, {**bindings, "api_id": str(api["id"])})]
-        if child.per == "rest_asset":
-            asset = _first(record.items, lambda item: item.get("type") in REST_ASSET_TYPES)
-            if asset is None:
-                return []
-            fields = {"group_id": "groupId", "asset_id": "assetId", "version": "version"}
-            return [ProbeTask(child, {**bindings, **{k: str(asset[v]) for k, v in fields.items()}})]
-        raise ValueError(f"unknown probe fan-out {child.per!r} for {child.key}")
-
     def _select_environments(self, items: Iterable[Any]) -> list[Environment]:
-        environments = [
-            Environment(
-                id=str(item["id"]),
-                name=str(item.get("name") or item["id"]),
-                type=environment_type(item),
-            )
-            for item in items
-            if isinstance(item, Mapping) and "id" in item
-        ]
+        return self._filtered(environments_of(items))
+
+    def _filtered(self, environments: Iterable[Environment]) -> list[Environment]:
         if self.environment_filter:
-            environments = [e for e in environments if e.id in self.environment_filter]
-        return environments
+            return [e for e in environments if e.id in self.environment_filter]
+        return list(environments)
+
+
+def environments_of(items: Iterable[Any]) -> list[Environment]:
+    """Environments from an environments listing (items without an ``id`` are ignored)."""
+    return [
+        Environment(
+            id=str(item["id"]),
+            name=str(item.get("name") or item["id"]),
+            type=environment_type(item),
+        )
+        for item in items
+        if isinstance(item, Mapping) and "id" in item
+    ]
 
 
 def environment_type(item: Mapping[str, Any]) -> str:
@@ -189,13 +240,6 @@ def environment_type(item: Mapping[str, Any]) -> str:
     if kind in ("production", "sandbox", "design"):
         return kind
     return "production" if item.get("isProduction") else "sandbox"
-
-
-def _first(items: list[Any] | None, accept: Any) -> Mapping[str, Any] | None:
-    for item in items or []:
-        if isinstance(item, Mapping) and accept(item):
-            return item
-    return None
 
 
 def _skipped(

@@ -20,7 +20,9 @@ class ProbeRecord:
 
     ``cause`` is set on skipped probes: the effective outcome of the dependency that failed
     (``forbidden`` after a 401 on the token call, say), or ``disabled`` / ``not_selected``.
-    ``items`` holds the sampled first page in memory for later probes; it never enters a report.
+    ``items`` holds what the probe listed (the sampled first page of a diagnosis, every item of a
+    crawl) for the probes that fan out over it; it never enters a report. ``parent_item`` is the
+    listed item this probe ran for (an API instance), when it fanned out over one.
     """
 
     probe: Probe
@@ -35,6 +37,7 @@ class ProbeRecord:
     blocked_by: str | None = None  # the probe whose failure stopped this one
     data: Any = field(default=None, repr=False)
     items: list[Any] | None = field(default=None, repr=False)
+    parent_item: Any = field(default=None, repr=False)
 
     @property
     def effective_outcome(self) -> str:

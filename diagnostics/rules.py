@@ -32,7 +32,6 @@ from diagnostics.upstream import UpstreamState
 
 CREDENTIALS = "credentials.invalid"
 UPSTREAM = "upstream.outage"
-TOKEN_PROBE = "diagnostics.token"
 
 
 class RuleSkipped(Exception):
@@ -56,7 +55,7 @@ class RuleContext:
 
     @property
     def credentials_failed(self) -> bool:
-        token = next((r for r in self.records if r.probe.key == TOKEN_PROBE), None)
+        token = next((r for r in self.records if r.probe.role == "token"), None)
         return token is not None and token.outcome == "forbidden"
 
     def blamed_scopes(self, records: Sequence[ProbeRecord]) -> list[str]:

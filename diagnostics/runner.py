@@ -1,9 +1,11 @@
 """The probe runner: the only place that owns threads, per-probe budgets and the run deadline.
 
-Probes run concurrently (bounded by ``concurrency``; the client's per-host rate limiter paces
-them). A run returns within its deadline whatever Anypoint does: a probe still waiting at the
-deadline is recorded as ``timeout`` and the probes that depend on it as skipped. An exception
-inside a probe becomes an ``error`` record, never a crashed run.
+It executes every plan — a diagnosis that samples and a refresh crawl that reads every page —
+the same way: probes run concurrently (bounded by ``concurrency``; the client's per-host rate
+limiter paces them, its retry policy retries them). A run returns within its deadline whatever
+Anypoint does: a probe still waiting at the deadline is recorded as ``timeout`` and the probes that
+depend on it as skipped. An exception inside a probe becomes an ``error`` record, never a crashed
+run. ``on_record`` sees each record as it is made (a crawl streams them into its cache).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from diagnostics.anypoint import ApiResult
 from diagnostics.errors import (
     AnypointError,
     AnypointTimeout,
@@ -22,12 +25,10 @@ from diagnostics.errors import (
     ForbiddenError,
     RateLimitedError,
 )
-from diagnostics.planner import ProbePlan, ProbeTask, extract_items
+from diagnostics.planner import ProbePlan, ProbeTask
 from diagnostics.probes import ProbeRecord
 
 log = logging.getLogger("diagnostics.runner")
-
-TOKEN_PROBE = "diagnostics.token"
 
 
 class ProbeClient(Protocol):
@@ -43,6 +44,8 @@ class ProbeClient(Protocol):
         headers: dict[str, str] | None = None,
         deadline: float | None = None,
     ) -> Any: ...
+
+    def paginate(self, path: str, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,21 @@ class ProbeRunner:
         self.settings = settings or RunnerSettings()
         self.clock = clock
 
-    def run(self, plan: ProbePlan) -> RunResult:
+    def run(
+        self,
+        plan: ProbePlan,
+        *,
+        deadline: float | None = None,
+        on_record: Callable[[ProbeRecord], None] | None = None,
+    ) -> RunResult:
+        """Run ``plan`` to the end or to the deadline (``deadline``, a value of the runner's
+        clock, when earlier than the settings' ``deadline_s`` from now)."""
         started = self.clock()
-        deadline = started + self.settings.deadline_s
-        tasks, records = plan.initial()
+        own = started + self.settings.deadline_s
+        deadline = own if deadline is None else min(own, deadline)
+        records = _Records(on_record)
+        tasks, skipped = plan.initial()
+        records.extend(skipped)
         running: dict[Future[ProbeRecord], tuple[ProbeTask, float]] = {}
         executor = ThreadPoolExecutor(
             max_workers=self.settings.concurrency, thread_name_prefix="probe"
@@ -104,6 +118,8 @@ class ProbeRunner:
                     record = future.result()
                     records.append(record)
                     follow, skipped = plan.after(task, record)
+                    if plan.crawl:  # streamed to on_record; the planner took what it needed
+                        record.items = None
                     records.extend(skipped)
                     for child in follow:
                         self._submit(executor, running, child, deadline)
@@ -111,7 +127,7 @@ class ProbeRunner:
                 records.extend(self._expire(plan, running))
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
-        return RunResult(records, (self.clock() - started) * 1000, hit_deadline)
+        return RunResult(records.kept, (self.clock() - started) * 1000, hit_deadline)
 
     def _submit(
         self,
@@ -138,6 +154,7 @@ class ProbeRunner:
                 outcome="timeout",
                 elapsed_ms=(now - submitted) * 1000,
                 message=message,
+                parent_item=task.parent_item,
             )
             records.append(record)
             records.extend(_skipped_descendants(plan, task, record))
@@ -147,33 +164,99 @@ class ProbeRunner:
         started = self.clock()
         deadline = min(run_deadline, started + self.settings.probe_budget_s)
         record = ProbeRecord(
-            probe=task.probe, environment_id=task.environment_id, path=task.path, outcome="error"
+            probe=task.probe,
+            environment_id=task.environment_id,
+            path=task.path,
+            outcome="error",
+            parent_item=task.parent_item,
         )
         try:
-            if task.probe.key == TOKEN_PROBE:
-                result = self.client.authenticate(deadline=deadline)
+            if task.crawl:
+                self._crawl(task, record, deadline)
             else:
-                result = self.client.get(
-                    task.path,
-                    params=task.params or None,
-                    headers=task.headers or None,
-                    deadline=deadline,
-                )
-            record.status = result.status
-            record.attempts = result.attempts
-            record.data = result.data
-            record.items = extract_items(task.probe, result.data)
-            record.outcome = "empty" if record.items == [] else "ok"
+                self._sample(task, record, deadline)
         except AnypointError as exc:
             record.outcome = classify_error(exc)
-            record.status = exc.status
-            record.attempts = exc.attempts
+            record.status = exc.status or record.status  # a shape error keeps the answer's 200
+            record.attempts += exc.attempts
             record.message = exc.message
         except Exception as exc:  # a crashed probe is an error result, never a crashed run
             log.exception("probe %s crashed", task.probe.key)
             record.message = f"internal error while probing: {type(exc).__name__}"
         record.elapsed_ms = (self.clock() - started) * 1000
         return record
+
+    def _sample(self, task: ProbeTask, record: ProbeRecord, deadline: float) -> None:
+        """One answer, read leniently: a diagnosis."""
+        if task.probe.role == "token":
+            result = self.client.authenticate(deadline=deadline)
+        else:
+            result = self.client.get(
+                task.path,
+                params=task.params or None,
+                headers=task.headers or None,
+                deadline=deadline,
+            )
+        _count(record, result)
+        record.data = result.data
+        record.items = task.probe.payload.sampled_items(result.data)
+        record.outcome = "empty" if record.items == [] else "ok"
+
+    def _crawl(self, task: ProbeTask, record: ProbeRecord, deadline: float) -> None:
+        """Every item of every page, read strictly: a refresh."""
+        payload = task.probe.payload
+        read = payload.read or _as_object
+        headers = task.headers or None
+        params = task.params
+        if payload.paged:
+            query = {k: v for k, v in params.items() if k not in ("offset", "limit")}
+            pages = self.client.paginate(
+                task.path,
+                params=query or None,
+                headers=headers,
+                page_size=int(task.bindings.get("page_size", 100)),
+                items=read,
+                total=payload.total,
+                deadline=deadline,
+                on_page=lambda result: _count(record, result),
+            )
+            items = list(pages)
+        else:
+            result = self.client.get(
+                task.path, params=params or None, headers=headers, deadline=deadline
+            )
+            _count(record, result)
+            items = read(result.data)
+        record.items = payload.finish(items) if payload.finish else items
+        record.outcome = "ok" if record.items else "empty"
+
+
+class _Records:
+    """The records of a run, handed to ``on_record`` as they are made."""
+
+    def __init__(self, on_record: Callable[[ProbeRecord], None] | None) -> None:
+        self.kept: list[ProbeRecord] = []
+        self._on_record = on_record
+
+    def append(self, record: ProbeRecord) -> None:
+        self.kept.append(record)
+        if self._on_record is not None:
+            self._on_record(record)
+
+    def extend(self, records: list[ProbeRecord]) -> None:
+        for record in records:
+            self.append(record)
+
+
+def _count(record: ProbeRecord, result: ApiResult) -> None:
+    """Add one successful call (a page) to the record's status, attempts and elapsed time."""
+    record.status = result.status
+    record.attempts += result.attempts
+
+
+def _as_object(data: Any) -> list[Any]:
+    """A single-object answer as a one-item list (a probe that declares no reader)."""
+    return [] if data is None else [data]
 
 
 def _skipped_descendants(

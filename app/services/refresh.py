@@ -29,7 +29,7 @@ from app.storage import list_spaces, snapshots, space_config
 from diagnostics.anypoint import AnypointClient
 from diagnostics.catalogue import DATASETS_BY_KEY, PROBES_BY_KEY, probes_for_dataset
 from diagnostics.coverage import coverage_of
-from diagnostics.crawl import CRAWLERS, ENVIRONMENTS_PROBE, CrawlResult, Snapshot, crawl_datasets
+from diagnostics.crawl import CrawlResult, Snapshot, crawl_datasets, crawled_datasets
 from diagnostics.errors import AnypointError
 from diagnostics.probes import ProbeRecord
 from diagnostics.redaction import Redactor
@@ -40,15 +40,10 @@ log = logging.getLogger(__name__)
 
 REFRESH_DEADLINE_S = 20.0  # Forge gives a remote call 25 s
 MIN_SPACE_BUDGET_S = 8.0  # a scheduled run does not start a space with less time left than this
-CRAWLED: tuple[str, ...] = tuple(CRAWLERS)  # the datasets a crawl fetches
+CRAWLED: tuple[str, ...] = crawled_datasets()  # the datasets a crawl fetches
 ENDPOINTS = "endpoints"
 _FAILURE_ORDER = ("forbidden", "rate_limited", "timeout", "error")
-_RUNTIME_KINDS = {
-    "runtime_manager.cloudhub_apps": "cloudhub_app",
-    "runtime_manager.deployments": "deployment",
-    "runtime_manager.rtf_targets": "rtf_target",
-}
-KIND_KEY = "_kind"  # runtime_manager items: which probe listed them
+KIND_KEY = "_kind"  # items of a probe the catalogue gives a kind: which probe listed them
 
 
 class DatasetDisabled(Exception):
@@ -193,7 +188,7 @@ def _store_crawl(
     session: Session, space_id: int, crawl: CrawlResult, targets: list[str], now: datetime
 ) -> list[DatasetRefresh]:
     names = {e.id: e.name for e in crawl.environments}
-    listing = next((r for r in crawl.records if r.probe.key == ENVIRONMENTS_PROBE), None)
+    listing = next((r for r in crawl.records if r.probe.provides == "environments"), None)
     listing_failed = listing is not None and not listing.succeeded
     _store_dataset(session, space_id, crawl, "diagnostics", names, now, listing_failed)
     results = []
@@ -316,10 +311,9 @@ def _groups(items: Iterable[Snapshot]) -> dict[str | None, list[Snapshot]]:
 
 
 def _items(snapshot: Snapshot) -> list[dict[str, Any]]:
-    kind = _RUNTIME_KINDS.get(snapshot.source or "")
-    if kind is None:
+    if snapshot.kind is None:
         return list(snapshot.items)
-    return [{**item, KIND_KEY: kind} for item in snapshot.items]
+    return [{**item, KIND_KEY: snapshot.kind} for item in snapshot.items]
 
 
 def _failure(group: list[Snapshot], records: list[ProbeRecord]) -> tuple[str, str]:
