@@ -381,7 +381,8 @@ PROBES: tuple[Probe, ...] = (
         scope="read:exchange",
         depends_on=("exchange.search",),
         denial="404",
-        sample=_ONE_PER_LISTING,
+        # seeded per asset by a macro refresh (diagnostics.specs), not crawled
+        sample=Sample(fan_out=1, crawled=False),
     ),
     Probe(
         "runtime_manager.cloudhub_apps",

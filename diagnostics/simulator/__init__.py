@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from diagnostics.simulator.adapter import ScenarioAdapter, simulated_session
 from diagnostics.simulator.errors import ScenarioError
-from diagnostics.simulator.handler import SimResponse, Simulation
+from diagnostics.simulator.handler import Answer, SimRequest, SimResponse, Simulation, json_answer
 from diagnostics.simulator.scenario import (
     Scenario,
     builtin_scenarios,
@@ -21,13 +21,16 @@ from diagnostics.simulator.scenario import (
 from diagnostics.simulator.server import SimulatorServer, serve
 
 __all__ = [
+    "Answer",
     "Scenario",
     "ScenarioAdapter",
     "ScenarioError",
+    "SimRequest",
     "SimResponse",
     "Simulation",
     "SimulatorServer",
     "builtin_scenarios",
+    "json_answer",
     "load_scenario",
     "parse_scenario",
     "serve",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +25,7 @@ from urllib3 import HTTPResponse
 from urllib3.util import Timeout
 
 from diagnostics.anypoint.controlplanes import CONTROL_PLANE_URLS
-from diagnostics.simulator.handler import SimResponse, Simulation, reason_phrase
+from diagnostics.simulator.handler import Answer, SimResponse, Simulation, reason_phrase
 from diagnostics.simulator.scenario import Scenario
 
 DEFAULT_HANG_S = 60.0
@@ -103,12 +103,14 @@ class ScenarioAdapter(BaseAdapter):
         """Nothing to release: no sockets, no pools."""
 
 
-def simulated_session(scenario: Scenario, base_url: str | None = None) -> requests.Session:
+def simulated_session(
+    scenario: Scenario, base_url: str | None = None, *, answers: Sequence[Answer] = ()
+) -> requests.Session:
     """A session whose requests to ``base_url`` (default: the scenario's control plane) are
-    answered by a new :class:`Simulation` of ``scenario``."""
+    answered by a new :class:`Simulation` of ``scenario`` (with ``answers`` for added paths)."""
     base = (base_url or CONTROL_PLANE_URLS[scenario.control_plane]).rstrip("/")
     session = requests.Session()
-    session.mount(f"{base}/", ScenarioAdapter(Simulation(scenario)))
+    session.mount(f"{base}/", ScenarioAdapter(Simulation(scenario, answers)))
     return session
 
 

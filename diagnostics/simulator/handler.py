@@ -26,8 +26,9 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -76,6 +77,21 @@ class _Request:
 
 
 _Handler = Callable[[_Request], SimResponse]
+SimRequest = _Request  # what an extra answer receives: method, path, query, headers, params
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the simulated Anypoint answers one more path (a probe added to the catalogue).
+
+    ``pattern`` is a regular expression over the path (named groups become ``request.params``);
+    ``respond(simulation, request)`` returns the answer, typically refusing first with
+    :meth:`Simulation.refusal` and then answering with :func:`json_answer`.
+    """
+
+    method: str
+    pattern: str
+    respond: Callable[[Simulation, SimRequest], SimResponse]
 
 
 class Simulation:
@@ -85,7 +101,7 @@ class Simulation:
     only after construction.
     """
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, answers: Sequence[Answer] = ()) -> None:
         self.scenario = scenario
         self.data = build_organization(scenario)
         self.faults = FaultBook(scenario.faults)
@@ -120,6 +136,8 @@ class Simulation:
             ("GET", rf"{apis}/(?P<api>[^/]+)/tiers", self._tiers),
             ("GET", rf"{apis}/(?P<api>[^/]+)/contracts", self._contracts),
         ]
+        for answer in answers:
+            table.append((answer.method, answer.pattern, partial(answer.respond, self)))
         self._routes = [(method, re.compile(pattern), fn) for method, pattern, fn in table]
         self._assets = {(a["groupId"], a["assetId"], a["version"]): a for a in self.data.assets}
 
@@ -315,6 +333,18 @@ class Simulation:
             return _json(403, {"message": _FORBIDDEN})
         return _json(200, self.data.targets)
 
+    def refusal(self, req: SimRequest, scope: str, env_id: str | None = None) -> SimResponse | None:
+        """How Anypoint refuses ``req``: 401 without a token this simulation issued, 403 when
+        ``scope`` is not granted for the organization (or ``env_id``); ``None`` to answer it."""
+        if (answer := self._authenticated(req)) is not None:
+            return answer
+        org_id = req.params.get("org") or req.headers.get("X-ANYPNT-ORG-ID") or self.scenario.org.id
+        if env_id is None:
+            if org_id != self.scenario.org.id or not self.scenario.granted(scope):
+                return _json(403, {"message": _FORBIDDEN})
+            return None
+        return self._env_denial(org_id, env_id, scope)
+
     def _env_denial(self, org_id: str, env_id: str, scope: str) -> SimResponse | None:
         """403 unless the organization is ours, the environment exists and the scope is granted."""
         if org_id != self.scenario.org.id or env_id not in self.data.apis:
@@ -382,6 +412,11 @@ class Simulation:
 
 
 # -- answers -----------------------------------------------------------------------------------
+
+
+def json_answer(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> SimResponse:
+    """A JSON answer as Anypoint sends it."""
+    return _json(status, payload, headers)
 
 
 def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> SimResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.catalogue import (
+    CATALOGUE,
     DATASET_KEYS,
     DATASETS,
     MACRO_DATASETS,
@@ -85,3 +86,40 @@ def test_every_macro_type_reads_a_dataset() -> None:
     assert dataset_for_macro("api-manager-instance", "security") == "api_security_posture"
     assert dataset_for_macro("exchange-asset", "endpoints") == "endpoints"
     assert dataset_for_macro("exchange-asset", "compact") == "exchange"
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.key)
+def test_every_probe_declares_how_it_runs(probe) -> None:
+    """Role, fan-out, payload and sampling are declared, and consistent with the path."""
+    assert probe.role in ("token", "inventory", "data")
+    assert (probe.role == "inventory") == (probe.provides is not None)
+    fan = probe.fan_out
+    for name, _ in fan.binds:
+        assert "{" + name + "}" in probe.path + "".join(v for _, v in probe.headers)
+    if not fan.once and not fan.inventory:
+        assert probe.depends_on, "a probe fanning out over listed items needs the listing"
+        parent = PROBES_BY_KEY[probe.depends_on[0]]
+        assert parent.payload.key is not None, "its dependency must list items"
+    if fan.inventory:
+        assert any(PROBES_BY_KEY[d].provides == "environments" for d in probe.depends_on)
+    if probe.payload.paged:
+        assert {"offset", "limit"} <= {name for name, _ in probe.params}
+    if probe.sample.crawled and probe.role == "data":
+        assert probe.payload.read is not None, "a crawled probe reads its answer strictly"
+    for key in probe.disproved_by:
+        assert key in PROBES_BY_KEY and probe.denial == "empty"
+
+
+def test_one_token_probe_and_one_environment_inventory() -> None:
+    assert [p.key for p in PROBES if p.role == "token"] == ["diagnostics.token"]
+    assert [p.key for p in PROBES if p.provides == "environments"] == ["diagnostics.environments"]
+
+
+def test_the_crawl_fetches_the_scheduled_datasets() -> None:
+    assert CATALOGUE.crawled_datasets() == (
+        "diagnostics",
+        "exchange",
+        "runtime_manager",
+        "api_manager",
+        "api_security_posture",
+    )
