@@ -44,7 +44,8 @@ class Snapshot:
     for a combined dataset (``api_security_posture``), whose items keep every listed parent with
     its failed parts set to ``None`` and named in the item's ``errors``. ``source`` is the
     catalogue probe key, or the dataset key when the snapshot combines several probes; ``kind``
-    is the tag the catalogue gives the probe's items in the cache.
+    is the tag the catalogue gives the probe's items in the cache. ``failure`` is the failure that
+    says most about the cause (a skipped snapshot carries the one that stopped it).
     """
 
     dataset: str
@@ -56,6 +57,7 @@ class Snapshot:
     outcome: str
     source: str | None = None
     kind: str | None = None
+    failure: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -311,6 +313,7 @@ def _snapshot_of(
         outcome=outcome,
         source=source,
         kind=kind,
+        failure=_worst_effective(failures),
     )
 
 
@@ -318,6 +321,11 @@ def _worst(failures: list[ProbeRecord]) -> str:
     """The failure that says most about the cause, when several meet in one snapshot."""
     outcomes = {r.outcome for r in failures}
     return next((o for o in _FAILURE_ORDER if o in outcomes), "error")
+
+
+def _worst_effective(failures: list[ProbeRecord]) -> str | None:
+    outcomes = {r.effective_outcome for r in failures}
+    return next((o for o in _FAILURE_ORDER if o in outcomes), None)
 
 
 def _error_text(failures: list[ProbeRecord]) -> str | None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import requests
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -26,19 +28,22 @@ from app.crypto import SecretBox
 from app.models import Space
 from app.services.anypoint import anypoint_for
 from app.storage import list_spaces, snapshots, space_config
-from diagnostics.anypoint import AnypointClient
+from diagnostics.anypoint import AnypointClient, HostRateLimiter, resolve_base_url
 from diagnostics.catalogue import DATASETS_BY_KEY, PROBES_BY_KEY, probes_for_dataset
 from diagnostics.coverage import coverage_of
 from diagnostics.crawl import CrawlResult, Snapshot, crawl_datasets, crawled_datasets
+from diagnostics.engine import DEFAULT_RATE_PER_SECOND, pooled_session
 from diagnostics.errors import AnypointError
+from diagnostics.model import Connection
 from diagnostics.probes import ProbeRecord
 from diagnostics.redaction import Redactor
-from diagnostics.runner import classify_error
+from diagnostics.runner import RunnerSettings, classify_error
 from diagnostics.specs import fetch_endpoints
 
 log = logging.getLogger(__name__)
 
 REFRESH_DEADLINE_S = 20.0  # Forge gives a remote call 25 s
+CRAWL_CONCURRENCY = 32  # concurrent Anypoint calls of one refresh (paced by the rate limiter)
 MIN_SPACE_BUDGET_S = 8.0  # a scheduled run does not start a space with less time left than this
 CRAWLED: tuple[str, ...] = crawled_datasets()  # the datasets a crawl fetches
 ENDPOINTS = "endpoints"
@@ -144,17 +149,24 @@ def refresh_space(
     results = [DatasetRefresh(d, "disabled") for d in disabled]
     anypoint = anypoint_for(space, box, config)
     try:
-        with anypoint.client() as client:
+        with crawl_client(anypoint.connection, anypoint.session) as client:
             deadline = client.retry.clock() + deadline_s
             try:
                 organization_id = resolve_organization_id(client, deadline)
             except AnypointError as exc:
                 results += _store_unreachable(session, space.id, targets, exc, now)
             else:
+                writer = CacheWriter(session, space.id, now)
                 crawl = crawl_datasets(
-                    client, organization_id, ["diagnostics", *targets], deadline=deadline
+                    client,
+                    organization_id,
+                    ["diagnostics", *targets],
+                    deadline=deadline,
+                    settings=RunnerSettings(concurrency=CRAWL_CONCURRENCY, deadline_s=deadline_s),
+                    on_snapshot=writer.add,
                 )
-                results += _store_crawl(session, space.id, crawl, targets, now)
+                writer.finish()
+                results += _store_crawl(session, space.id, crawl, targets, now, writer)
     finally:
         anypoint.close()
     session.commit()
@@ -165,6 +177,24 @@ def refresh_space(
         extra={"space_id": space.id, "datasets": {r.dataset: r.status for r in results}},
     )
     return RefreshSummary(space.key, now, tuple(results))
+
+
+@contextmanager
+def crawl_client(
+    connection: Connection, session: requests.Session | None
+) -> Iterator[AnypointClient]:
+    """A client for a crawl, paced and pooled like a diagnostics run's (same rate limit)."""
+    own = None
+    if session is None:
+        base_url = resolve_base_url(connection.control_plane, connection.base_url)
+        session = own = pooled_session(CRAWL_CONCURRENCY, base_url)
+    limiter = HostRateLimiter(DEFAULT_RATE_PER_SECOND, burst=CRAWL_CONCURRENCY)
+    try:
+        with AnypointClient(connection, session=session, rate_limiter=limiter) as client:
+            yield client
+    finally:
+        if own is not None:
+            own.close()
 
 
 def resolve_organization_id(client: AnypointClient, deadline: float | None) -> str:
@@ -184,13 +214,93 @@ def resolve_organization_id(client: AnypointClient, deadline: float | None) -> s
 # -- storing a crawl -------------------------------------------------------------------------------
 
 
+class CacheWriter:
+    """Stores each environment's snapshot rows as soon as the crawl completes them.
+
+    A crawl streams its snapshots here (``on_snapshot``), so a refresh holds one environment's
+    data at a time, not the organization's. Organization-level rows (``None``) wait for the end of
+    the crawl, when it is known whether the environments could be listed at all.
+    """
+
+    def __init__(self, session: Session, space_id: int, now: datetime) -> None:
+        self.session = session
+        self.space_id = space_id
+        self.now = now
+        self.stored: set[tuple[str, str | None]] = set()
+        self.organization_level: list[Snapshot] = []  # stored by _store_crawl
+        self._pending: dict[tuple[str, str], list[Snapshot]] = {}
+
+    def add(self, snapshot: Snapshot) -> None:
+        if snapshot.environment_id is None:
+            self.organization_level.append(snapshot)
+            return
+        key = (snapshot.dataset, snapshot.environment_id)
+        group = self._pending.setdefault(key, [])
+        group.append(snapshot)
+        if {s.source for s in group} >= _environment_sources(snapshot.dataset):
+            self._store(key)
+
+    def finish(self) -> None:
+        """Store what a deadline left incomplete."""
+        for key in list(self._pending):
+            self._store(key)
+
+    def _store(self, key: tuple[str, str]) -> None:
+        group = self._pending.pop(key)
+        _store_group(self.session, self.space_id, key[0], key[1], group, self.now)
+        self.stored.add(key)
+
+
+def _environment_sources(dataset: str) -> set[str | None]:
+    """The snapshots a crawl makes for each environment of ``dataset`` (by source)."""
+    sources: set[str | None] = set()
+    for probe in probes_for_dataset(dataset):
+        if probe.sample.crawled and not probe.fan_out.once:
+            sources.add(dataset if probe.payload.part else probe.key)
+    return sources
+
+
+def _store_group(
+    session: Session,
+    space_id: int,
+    dataset: str,
+    env_id: str | None,
+    group: list[Snapshot],
+    now: datetime,
+) -> None:
+    """One row: the group's items if every snapshot of it is good, else the failure (keeping
+    the row's last good data)."""
+    if all(s.ok for s in group):
+        items = [item for s in group for item in _items(s)]
+        snapshots.store_success(
+            session,
+            space_id,
+            dataset,
+            env_id,
+            at=now,
+            payload={"items": items},
+            item_count=len(items),
+            coverage="full",
+        )
+    else:
+        outcome, error = _failure(group)
+        snapshots.store_failure(
+            session, space_id, dataset, env_id, at=now, outcome=outcome, error=error
+        )
+
+
 def _store_crawl(
-    session: Session, space_id: int, crawl: CrawlResult, targets: list[str], now: datetime
+    session: Session,
+    space_id: int,
+    crawl: CrawlResult,
+    targets: list[str],
+    now: datetime,
+    writer: CacheWriter,
 ) -> list[DatasetRefresh]:
     names = {e.id: e.name for e in crawl.environments}
     listing = next((r for r in crawl.records if r.probe.provides == "environments"), None)
     listing_failed = listing is not None and not listing.succeeded
-    _store_dataset(session, space_id, crawl, "diagnostics", names, now, listing_failed)
+    _store_dataset(session, space_id, writer, "diagnostics", names, now, listing_failed)
     results = []
     for dataset in targets:
         if dataset == "diagnostics":
@@ -200,7 +310,7 @@ def _store_crawl(
             assert listing is not None
             results.append(_store_listing_failure(session, space_id, dataset, listing, now))
             continue
-        _store_dataset(session, space_id, crawl, dataset, names, now, listing_failed)
+        _store_dataset(session, space_id, writer, dataset, names, now, listing_failed)
         results.append(_summary(crawl, dataset, names))
     return results
 
@@ -208,34 +318,17 @@ def _store_crawl(
 def _store_dataset(
     session: Session,
     space_id: int,
-    crawl: CrawlResult,
+    writer: CacheWriter,
     dataset: str,
     names: Mapping[str, str],
     now: datetime,
     listing_failed: bool,
 ) -> None:
-    records = [r for r in crawl.records if r.probe.dataset == dataset]
-    for env_id, group in _groups(crawl.for_dataset(dataset)).items():
-        env_records = [r for r in records if r.environment_id == env_id]
-        coverage = coverage_of(env_records)[0] if env_records else "none"
-        if all(s.ok for s in group):
-            items = [item for s in group for item in _items(s)]
-            payload = {"items": items}
-            snapshots.store_success(
-                session,
-                space_id,
-                dataset,
-                env_id,
-                at=now,
-                payload=payload,
-                item_count=len(items),
-                coverage=coverage,
-            )
-        else:
-            outcome, error = _failure(group, env_records)
-            snapshots.store_failure(
-                session, space_id, dataset, env_id, at=now, outcome=outcome, error=error
-            )
+    """The organization-level row of ``dataset`` (its environments' rows are already stored),
+    then drop the rows of environments that no longer exist."""
+    held = [s for s in writer.organization_level if s.dataset == dataset]
+    for env_id, group in _groups(held).items():
+        _store_group(session, space_id, dataset, env_id, group, now)
     if not listing_failed:
         keep: list[str | None] = list(names)
         if _has_org_level(dataset):
@@ -281,15 +374,13 @@ def _store_unreachable(
 
 def _summary(crawl: CrawlResult, dataset: str, names: Mapping[str, str]) -> DatasetRefresh:
     groups = _groups(crawl.for_dataset(dataset))
-    records = [r for r in crawl.records if r.probe.dataset == dataset]
     failed = []
     item_count = 0
     for env_id, group in groups.items():
         if all(s.ok for s in group):
             item_count += sum(s.item_count for s in group)
         else:
-            env_records = [r for r in records if r.environment_id == env_id]
-            outcome, error = _failure(group, env_records)
+            outcome, error = _failure(group)
             name = names.get(env_id) if env_id else None
             failed.append(FailedEnvironment(env_id, name, outcome, error))
     status = "ok" if not failed else ("failed" if len(failed) == len(groups) else "partial")
@@ -316,21 +407,20 @@ def _items(snapshot: Snapshot) -> list[dict[str, Any]]:
     return [{**item, KIND_KEY: snapshot.kind} for item in snapshot.items]
 
 
-def _failure(group: list[Snapshot], records: list[ProbeRecord]) -> tuple[str, str]:
+def _failure(group: list[Snapshot]) -> tuple[str, str]:
     """The outcome that says most about the cause, and the error text, of a failed group."""
-    outcomes = {r.effective_outcome for r in records if not r.succeeded}
-    outcomes |= {s.outcome for s in group if not s.ok and s.outcome != "skipped"}
+    outcomes = {s.failure for s in group if not s.ok}
     outcome = next((o for o in _FAILURE_ORDER if o in outcomes), "error")
     error = "; ".join(s.error for s in group if not s.ok and s.error) or outcome
     return outcome, _clean(error)
 
 
 def _per_environment(dataset: str) -> bool:
-    return any(p.per in ("environment", "api_instance") for p in probes_for_dataset(dataset))
+    return any(not p.fan_out.once for p in probes_for_dataset(dataset))
 
 
 def _has_org_level(dataset: str) -> bool:
-    return any(p.per == "organization" for p in probes_for_dataset(dataset))
+    return any(p.fan_out.once for p in probes_for_dataset(dataset))
 
 
 def _clean(text: str) -> str:
