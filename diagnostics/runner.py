@@ -116,13 +116,13 @@ class ProbeRunner:
                 for future in done:
                     task, _ = running.pop(future)
                     record = future.result()
-                    records.append(record)
                     follow, skipped = plan.after(task, record)
+                    for child in follow:  # first keep Anypoint busy, then hand the record on
+                        self._submit(executor, running, child, deadline)
+                    records.append(record)
+                    records.extend(skipped)
                     if plan.crawl:  # streamed to on_record; the planner took what it needed
                         record.items = None
-                    records.extend(skipped)
-                    for child in follow:
-                        self._submit(executor, running, child, deadline)
             if hit_deadline:
                 records.extend(self._expire(plan, running))
         finally:

@@ -217,18 +217,21 @@ def resolve_organization_id(client: AnypointClient, deadline: float | None) -> s
 class CacheWriter:
     """Stores each environment's snapshot rows as soon as the crawl completes them.
 
-    A crawl streams its snapshots here (``on_snapshot``), so a refresh holds one environment's
-    data at a time, not the organization's. Organization-level rows (``None``) wait for the end of
-    the crawl, when it is known whether the environments could be listed at all.
+    A crawl streams its snapshots here (``on_snapshot``), so a refresh holds a few environments'
+    data at a time (good rows are written ``BATCH`` at a time), not the organization's.
+    Organization-level rows (``None``) wait for the end of the crawl, when it is known whether
+    the environments could be listed at all.
     """
+
+    BATCH = 50
 
     def __init__(self, session: Session, space_id: int, now: datetime) -> None:
         self.session = session
         self.space_id = space_id
         self.now = now
-        self.stored: set[tuple[str, str | None]] = set()
         self.organization_level: list[Snapshot] = []  # stored by _store_crawl
         self._pending: dict[tuple[str, str], list[Snapshot]] = {}
+        self._good: list[snapshots.Fetched] = []
 
     def add(self, snapshot: Snapshot) -> None:
         if snapshot.environment_id is None:
@@ -241,14 +244,26 @@ class CacheWriter:
             self._store(key)
 
     def finish(self) -> None:
-        """Store what a deadline left incomplete."""
+        """Store what is left (and what a deadline left incomplete)."""
         for key in list(self._pending):
             self._store(key)
+        self._flush()
 
     def _store(self, key: tuple[str, str]) -> None:
         group = self._pending.pop(key)
-        _store_group(self.session, self.space_id, key[0], key[1], group, self.now)
-        self.stored.add(key)
+        if all(s.ok for s in group):
+            items = [item for s in group for item in _items(s)]
+            self._good.append(
+                snapshots.Fetched(key[0], key[1], {"items": items}, len(items), "full")
+            )
+            if len(self._good) >= self.BATCH:
+                self._flush()
+        else:
+            _store_group(self.session, self.space_id, key[0], key[1], group, self.now)
+
+    def _flush(self) -> None:
+        snapshots.store_successes(self.session, self.space_id, self._good, at=self.now)
+        self._good = []
 
 
 def _environment_sources(dataset: str) -> set[str | None]:

@@ -61,6 +61,73 @@ def store_success(
     _upsert(session, space_id, dataset, environment_id, values)
 
 
+_WRITTEN_ON_SUCCESS = (
+    "fetched_at",
+    "last_attempt_at",
+    "last_error",
+    "coverage",
+    "item_count",
+    "payload",
+    "asset_version",
+)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One successful fetch for :func:`store_successes`."""
+
+    dataset: str
+    environment_id: str | None
+    payload: dict[str, Any]
+    item_count: int
+    coverage: str
+
+
+def store_successes(
+    session: Session, space_id: int, fetched: Collection[Fetched], *, at: datetime
+) -> None:
+    """Record many successful fetches in one statement (a refresh's environments, in batches):
+    like :func:`store_success` for each, at a fraction of the cost per row."""
+    if not fetched:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        for f in fetched:
+            store_success(
+                session,
+                space_id,
+                f.dataset,
+                f.environment_id,
+                at=at,
+                payload=f.payload,
+                item_count=f.item_count,
+                coverage=f.coverage,
+            )
+        return
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(DatasetSnapshot.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=_CONFLICT_TARGET,
+        set_={name: statement.excluded[name] for name in _WRITTEN_ON_SUCCESS},
+    )
+    rows = [
+        {
+            "space_id": space_id,
+            "dataset": f.dataset,
+            "environment_id": f.environment_id,
+            "fetched_at": at,
+            "last_attempt_at": at,
+            "last_error": None,
+            "coverage": f.coverage,
+            "item_count": f.item_count,
+            "payload": f.payload,
+            "asset_version": None,
+        }
+        for f in fetched
+    ]
+    session.execute(statement, rows)
+
+
 def store_failure(
     session: Session,
     space_id: int,
