@@ -86,6 +86,14 @@ class ProbePlan:
         if self.environments_given is not None:
             self.environments = self._filtered(self.environments_given)
         self._planned = self._planned_probes()
+        # What follows what never changes during a run: work it out once.
+        self._skips: dict[str, str | None] = {}
+        for key, probe in self._planned.items():
+            self._skips[key] = self._skip_reason_of(probe)
+        self._children_of = {
+            key: [c for c in self._planned.values() if p in self._waits_for(c)]
+            for key, p in self._planned.items()
+        }
 
     # -- what the plan holds ---------------------------------------------------------------
 
@@ -114,6 +122,11 @@ class ProbePlan:
         return deps
 
     def _skip_reason(self, probe: Probe) -> str | None:
+        if probe.key in self._skips:
+            return self._skips[probe.key]
+        return self._skip_reason_of(probe)
+
+    def _skip_reason_of(self, probe: Probe) -> str | None:
         if self.crawl:
             return None
         dataset = self.catalogue.datasets_by_key[probe.dataset]
@@ -130,7 +143,7 @@ class ProbePlan:
         return None
 
     def _children(self, parent: Probe) -> list[Probe]:
-        return [p for p in self._planned.values() if parent in self._waits_for(p)]
+        return self._children_of.get(parent.key, [])
 
     def _base_bindings(self) -> dict[str, str]:
         return {"org_id": self.organization_id, "page_size": str(self.page_size)}
