@@ -23,6 +23,7 @@ import bisect
 import datetime as _dt
 import decimal
 import enum
+import functools
 import json
 import logging
 import re
@@ -251,6 +252,11 @@ def secret_key_kind(key: object) -> str | None:
     """The kind of secret a dict key names (``client_secret`` → ``client_secret``), or None."""
     if not isinstance(key, str):
         return None
+    return _key_kind(key)
+
+
+@functools.lru_cache(maxsize=4096)  # reports repeat the same few keys thousands of times
+def _key_kind(key: str) -> str | None:
     norm = re.sub(r"[\s_.\-]", "", key).lower()
     if norm in SECRET_KEYS:
         return SECRET_KEYS[norm]
@@ -327,7 +333,10 @@ class Redactor:
         try:
             if not isinstance(text, str):
                 raise TypeError(f"expected str, got {type(text).__name__}")
-            redacted, kinds, _ = _apply(text, self.spans(text))
+            spans = self.spans(text)
+            if not spans:  # most strings hold no secret
+                return text
+            redacted, kinds, _ = _apply(text, spans)
             self._count(kinds)
             return redacted
         except RedactionError:
