@@ -185,11 +185,6 @@ class Probe:
     def fan_out(self) -> FanOut:
         return FAN_OUTS[self.per]
 
-    @property
-    def items(self) -> str | None:
-        """Where the listed items are (kept for readers of the old field)."""
-        return self.payload.key
-
 
 SCOPES: tuple[Scope, ...] = (
     Scope(

@@ -323,3 +323,23 @@ def test_small_pages_are_followed_across_the_whole_list(simulate):
     assert only(result, "api_manager", "env-prod").item_count == scenario.data["env-prod"].apis
     assert only(result, "api_manager", "env-sbx").item_count == scenario.data["env-sbx"].apis
     assert len([u for u in urls if "/environments/env-prod/apis" in u]) > 1
+
+
+def test_snapshots_stream_out_as_each_environment_completes(simulate):
+    scenario, sim_client, _ = simulate("healthy")
+    streamed: list[Snapshot] = []
+
+    result = crawl_datasets(
+        sim_client, scenario.org.id, SCHEDULED, on_snapshot=streamed.append, page_size=5
+    )
+
+    kept = {(s.dataset, s.environment_id, s.source): s for s in result.snapshots}
+    assert len(streamed) == len(kept) == len(result.snapshots)
+    for s in streamed:  # the sink got the items; the result keeps only what was stored
+        mirror = kept[(s.dataset, s.environment_id, s.source)]
+        assert mirror.items == [] and mirror.item_count == s.item_count == len(s.items)
+    posture = [s for s in streamed if s.dataset == "api_security_posture"]
+    assert {s.environment_id for s in posture} == {"env-prod", "env-sbx"}
+    assert all(item["policies"] is not None for s in posture for item in s.items)
+    assert result.coverage == dict.fromkeys(SCHEDULED, "full")
+    assert all(r.items is None for r in result.records)  # nothing held once streamed
