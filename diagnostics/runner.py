@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import count
+from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
 from diagnostics.anypoint import ApiResult
@@ -99,48 +101,55 @@ class ProbeRunner:
         records = _Records(on_record)
         tasks, skipped = plan.initial()
         records.extend(skipped)
-        running: dict[Future[ProbeRecord], tuple[ProbeTask, float]] = {}
+        # Workers hand finished records back through one queue: cheaper per probe than waiting
+        # on every running future each time one finishes.
+        finished: SimpleQueue[tuple[int, ProbeRecord]] = SimpleQueue()
+        running: dict[int, tuple[ProbeTask, float]] = {}
+        tickets = count()
         executor = ThreadPoolExecutor(
             max_workers=self.settings.concurrency, thread_name_prefix="probe"
         )
+
+        def submit(task: ProbeTask) -> None:
+            ticket = next(tickets)
+            running[ticket] = (task, self.clock())
+            executor.submit(self._work, ticket, task, deadline, finished)
+
         hit_deadline = False
         try:
             for task in tasks:
-                self._submit(executor, running, task, deadline)
+                submit(task)
             while running:
-                remaining = deadline - self.clock()
-                done, _ = wait(running, timeout=max(remaining, 0), return_when=FIRST_COMPLETED)
-                if not done:
+                try:
+                    ticket, record = finished.get(timeout=max(deadline - self.clock(), 0))
+                except Empty:
                     hit_deadline = True
                     break
-                for future in done:
-                    task, _ = running.pop(future)
-                    record = future.result()
-                    follow, skipped = plan.after(task, record)
-                    for child in follow:  # first keep Anypoint busy, then hand the record on
-                        self._submit(executor, running, child, deadline)
-                    records.append(record)
-                    records.extend(skipped)
-                    if plan.crawl:  # streamed to on_record; the planner took what it needed
-                        record.items = None
+                task, _ = running.pop(ticket)
+                follow, skipped = plan.after(task, record)
+                for child in follow:  # first keep Anypoint busy, then hand the record on
+                    submit(child)
+                records.append(record)
+                records.extend(skipped)
+                if plan.crawl:  # streamed to on_record; the planner took what it needed
+                    record.items = None
             if hit_deadline:
                 records.extend(self._expire(plan, running))
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
         return RunResult(records.kept, (self.clock() - started) * 1000, hit_deadline)
 
-    def _submit(
+    def _work(
         self,
-        executor: ThreadPoolExecutor,
-        running: dict[Future[ProbeRecord], tuple[ProbeTask, float]],
+        ticket: int,
         task: ProbeTask,
         run_deadline: float,
+        finished: SimpleQueue[tuple[int, ProbeRecord]],
     ) -> None:
-        future = executor.submit(self._execute, task, run_deadline)
-        running[future] = (task, self.clock())
+        finished.put((ticket, self._execute(task, run_deadline)))
 
     def _expire(
-        self, plan: ProbePlan, running: dict[Future[ProbeRecord], tuple[ProbeTask, float]]
+        self, plan: ProbePlan, running: dict[int, tuple[ProbeTask, float]]
     ) -> list[ProbeRecord]:
         """Probes still waiting at the deadline become ``timeout``; their dependants skipped."""
         records: list[ProbeRecord] = []
