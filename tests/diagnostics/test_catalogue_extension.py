@@ -8,14 +8,16 @@ dataset and scope, reported with its path, and crawled into a refresh's snapshot
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from diagnostics.anypoint import AnypointClient, resolve_base_url
-from diagnostics.catalogue import CATALOGUE, Catalogue, Payload, Probe
+from diagnostics.catalogue import CATALOGUE, Catalogue, Dataset, Payload, Probe
 from diagnostics.crawl import crawl_datasets
 from diagnostics.engine import RunInput, RunOptions, run_diagnostics
+from diagnostics.evaluation import evaluate_datasets, evaluate_scopes
 from diagnostics.model import Connection
 from diagnostics.planner import ProbePlan
 from diagnostics.probes import ProbeRecord
@@ -176,3 +178,29 @@ def render_markdown(data: dict[str, Any]) -> str:
 
 def _answered(probe: Probe, items: list[dict[str, Any]] | None = None) -> ProbeRecord:
     return ProbeRecord(probe, None, probe.path, "ok", status=200, items=items)
+
+
+def test_a_new_dataset_is_planned_crawled_and_evaluated() -> None:
+    """A dataset is one more entry too (the report's eight keys are fixed by its contract, so
+    this one stops short of the report)."""
+    alerts_dataset = Dataset(
+        "alerts", "Alerts", "CloudHub alerts per environment", "Alert macros show nothing."
+    )
+    probe = replace(ALERTS, key="alerts.list", dataset="alerts")
+    catalogue = CATALOGUE.with_entries(alerts_dataset, probe)
+    scenario = parse_scenario(SCENARIO + REFUSED)
+    session = simulated_session(scenario, answers=[ALERTS_ANSWER])
+    client = AnypointClient(Connection("cid", "secret", scenario.org.id), session=session)
+
+    assert "alerts" in catalogue.crawled_datasets()
+    crawl = crawl_datasets(client, scenario.org.id, ["alerts"], catalogue=catalogue)
+    assert [(s.environment_id, s.outcome) for s in crawl.for_dataset("alerts")] == [
+        ("env-prod", "forbidden"),
+        ("env-sbx", "ok"),
+    ]
+    assert (crawl.coverage, crawl.reasons) == ({"alerts": "partial"}, {"alerts": "auth_blocked"})
+
+    results = evaluate_datasets(crawl.records, scenario.app_state(), scenario.now, catalogue)
+    assert (results["alerts"].coverage, results["alerts"].reason) == ("partial", "auth_blocked")
+    scopes = evaluate_scopes(crawl.records, catalogue)
+    assert scopes["read:applications"].missing_in == ["env-prod"]
