@@ -25,7 +25,7 @@ from diagnostics.catalogue import CATALOGUE, Catalogue, Probe
 from diagnostics.clock import utcnow
 from diagnostics.coverage import coverage_of
 from diagnostics.model import Environment
-from diagnostics.planner import CRAWL_PAGE_SIZE, ProbePlan
+from diagnostics.planner import CRAWL_PAGE_SIZE, ProbePlan, in_plan_order
 from diagnostics.probes import OK_OUTCOMES, ProbeRecord
 from diagnostics.runner import ProbeClient, ProbeRunner, RunnerSettings
 
@@ -132,7 +132,7 @@ def crawl_datasets(
     assembler = _Assembler(plan, requested, on_snapshot)
     result = runner.run(plan, deadline=deadline, on_record=assembler.add)
     assembler.finish()
-    records = _ordered(result.records, plan, catalogue)
+    records = in_plan_order(result.records, catalogue, plan.environments)
     coverage: dict[str, str] = {}
     reasons: dict[str, str | None] = {}
     for key in catalogue.dataset_keys:
@@ -337,21 +337,6 @@ def _error_text(failures: list[ProbeRecord]) -> str | None:
 
 
 # -- a stable order ----------------------------------------------------------------------------
-
-
-def _ordered(
-    records: list[ProbeRecord], plan: ProbePlan, catalogue: Catalogue
-) -> list[ProbeRecord]:
-    probes = {p.key: i for i, p in enumerate(catalogue.probes)}
-    envs = {e.id: i for i, e in enumerate(plan.environments)}
-    return sorted(
-        records,
-        key=lambda r: (
-            probes[r.probe.key],
-            r.environment_id is not None,
-            envs.get(r.environment_id or "", -1),
-        ),
-    )
 
 
 def _ordered_snapshots(

@@ -30,7 +30,7 @@ from diagnostics.evaluation import (
 )
 from diagnostics.findings import Finding, sort_findings
 from diagnostics.model import AppState, Connection, Environment
-from diagnostics.planner import DEFAULT_PAGE_SIZE, ProbePlan
+from diagnostics.planner import DEFAULT_PAGE_SIZE, ProbePlan, in_plan_order
 from diagnostics.redaction import redact_report
 from diagnostics.report import SCHEMA_VERSION, Report
 from diagnostics.report_schema import validate_report
@@ -98,7 +98,8 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
     finally:
         if run.session is None:
             session.close()
-    data = _build_report(run, options, now, result.records, plan.environments, result.hit_deadline)
+    records = in_plan_order(result.records, catalogue, plan.environments)
+    data = _build_report(run, options, now, records, plan.environments, result.hit_deadline)
     data["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
     secrets = [connection.client_secret, *client.issued_tokens()]
     return Report(validate_report(redact_report(data, known_secrets=secrets)))

@@ -116,8 +116,9 @@ def read_empty_answers(
         elif r.outcome == "skipped" and r.cause == "empty":
             blocker = next((denied[d] for d in r.probe.depends_on if d in denied), None)
             if blocker is not None:
+                name = catalogue.datasets_by_key[blocker.dataset].name
                 message = (
-                    f"not run: the {blocker.title} is blocked ({blocker.scope} probably missing)"
+                    f"not run: the {name} search is blocked ({blocker.scope} probably missing)"
                 )
                 r = replace(r, cause="forbidden", message=message)
         out.append(r)

@@ -235,6 +235,23 @@ class ProbePlan:
         return list(environments)
 
 
+def in_plan_order(
+    records: Iterable[ProbeRecord], catalogue: Catalogue, environments: Sequence[Environment]
+) -> list[ProbeRecord]:
+    """Records in catalogue order, organization first, then environments as listed: a stable
+    order whatever order the probes finished in."""
+    probes = {p.key: i for i, p in enumerate(catalogue.probes)}
+    envs = {e.id: i for i, e in enumerate(environments)}
+    return sorted(
+        records,
+        key=lambda r: (
+            probes.get(r.probe.key, len(probes)),
+            r.environment_id is not None,
+            envs.get(r.environment_id or "", len(envs)),
+        ),
+    )
+
+
 def environments_of(items: Iterable[Any]) -> list[Environment]:
     """Environments from an environments listing (items without an ``id`` are ignored)."""
     return [

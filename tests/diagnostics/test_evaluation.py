@@ -29,7 +29,7 @@ def test_an_empty_search_with_owned_assets_becomes_a_new_forbidden_record(record
     assert (new_search.outcome, new_detail.cause) == ("forbidden", "forbidden")
     assert "read:exchange is missing" in (new_search.message or "")
     assert new_detail.message == (
-        "not run: the Exchange asset search is blocked (read:exchange probably missing)"
+        "not run: the Exchange search is blocked (read:exchange probably missing)"
     )
     assert same is instances
 
