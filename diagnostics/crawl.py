@@ -21,13 +21,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from diagnostics.anypoint import AnypointClient
 from diagnostics.catalogue import CATALOGUE, Catalogue, Probe
 from diagnostics.clock import utcnow
 from diagnostics.coverage import coverage_of
 from diagnostics.model import Environment
 from diagnostics.planner import CRAWL_PAGE_SIZE, ProbePlan, in_plan_order
 from diagnostics.probes import OK_OUTCOMES, ProbeRecord
-from diagnostics.runner import ProbeClient, ProbeRunner, RunnerSettings
+from diagnostics.runner import ProbeRunner, RunnerSettings
 
 # When several failures meet in one snapshot, the one that says most about the cause wins.
 _FAILURE_ORDER = ("forbidden", "rate_limited", "timeout", "error")
@@ -97,7 +98,7 @@ def crawled_datasets(catalogue: Catalogue = CATALOGUE) -> tuple[str, ...]:
 
 
 def crawl_datasets(
-    client: ProbeClient,
+    client: AnypointClient,
     organization_id: str,
     datasets: Iterable[str],
     *,
@@ -127,8 +128,7 @@ def crawl_datasets(
         environments_given=environments,
     )
     settings = settings or RunnerSettings(deadline_s=CRAWL_DEADLINE_S)
-    clock = getattr(getattr(client, "retry", None), "clock", None)
-    runner = ProbeRunner(client, settings, clock=clock) if clock else ProbeRunner(client, settings)
+    runner = ProbeRunner(client, settings, clock=client.retry.clock)  # the deadline's clock
     assembler = _Assembler(plan, requested, on_snapshot)
     result = runner.run(plan, deadline=deadline, on_record=assembler.add)
     assembler.finish()
