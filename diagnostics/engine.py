@@ -7,6 +7,7 @@ mounted as a transport adapter — the client code cannot tell them apart.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from diagnostics.evaluation import (
     read_empty_answers,
     scope_section,
 )
-from diagnostics.findings import Finding, sort_findings
+from diagnostics.findings import Check, CheckStatus, Finding, arrange_findings
 from diagnostics.model import AppState, Connection, Environment
 from diagnostics.planner import DEFAULT_PAGE_SIZE, ProbePlan, in_plan_order
 from diagnostics.redaction import redact_report
@@ -39,6 +40,8 @@ from diagnostics.runner import ProbeRunner, RunnerSettings
 from diagnostics.severity import suggest_severity
 from diagnostics.ticket_details import SUPPORT_TIMEZONE, ticket_details
 from diagnostics.upstream import detect_upstream
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE_S = 20.0
 DEFAULT_RATE_PER_SECOND = 1000.0
@@ -155,11 +158,11 @@ def _build_report(
         empty_exchange=empty_exchange,
         cache_known=state.cache_known,
     )
-    findings, checks = _run_rules(ctx)
-    findings = sort_findings(findings)
+    found, checks = _run_rules(ctx)
+    arranged = arrange_findings(found, checks)
+    findings = arranged.findings
     severity = suggest_severity(datasets, environments, findings)
     generated_at = now.astimezone(ZoneInfo(SUPPORT_TIMEZONE)).isoformat()
-    verdict = _verdict(findings)
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": run.run_id or str(uuid.uuid4()),
@@ -170,12 +173,13 @@ def _build_report(
         "organization_name": organization_name(records),
         "control_plane": connection.control_plane,
         "environments": [{"id": e.id, "name": e.name, "type": e.type} for e in environments],
-        "verdict": verdict,
+        "verdict": arranged.verdict.value,
         "datasets": {k: datasets[k].to_report() for k in catalogue.dataset_keys},
         "scopes": scope_section(scopes, catalogue),
         "macros": [m.to_report() for m in macros],
         "findings": [f.to_report() for f in findings],
-        "checks": checks,
+        "root_causes": arranged.root_causes,
+        "checks": [c.to_report() for c in checks],
         "ticket_details": ticket_details(
             site_url=state.site_url,
             generated_at=generated_at,
@@ -187,51 +191,38 @@ def _build_report(
         ),
         "suggested_severity": severity.severity,
         "severity_reason": severity.reason,
-        "summary": {
-            "fail": sum(f.status == "fail" for f in findings),
-            "warn": sum(f.status == "warn" for f in findings),
-            "pass": sum(c["status"] == "pass" for c in checks),
-        },
+        "summary": arranged.summary,
         "upstream": upstream.to_report(),
         "deadline_s": options.deadline_s,
         "redactions": {"count": 0, "kinds": {}},
     }
 
 
-def _run_rules(ctx: RuleContext) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _run_rules(ctx: RuleContext) -> tuple[list[Finding], list[Check]]:
     """Run every rule under a guard: a crashed rule is an ``error`` check, not a crashed run."""
     findings: list[Finding] = []
-    checks: list[dict[str, Any]] = []
+    checks: list[Check] = []
     for check_id, title, rule in RULES:
         started = time.perf_counter()
+        error = None
         try:
             found = rule(ctx)
             status = _check_status(found)
         except RuleSkipped as skipped:
-            found, status = [], "skipped"
+            found, status = [], CheckStatus.SKIPPED
             title = f"{title} (skipped: {skipped})"
         except Exception as exc:
-            found, status = [], "error"
-            title = f"{title} (rule crashed: {type(exc).__name__})"
+            log.exception("diagnostics rule %r crashed", check_id)
+            found, status = [], CheckStatus.ERROR
+            error = f"{type(exc).__name__}: {exc}"
+            title = f"{title} (the check itself failed: {error})"
         findings.extend(found)
-        checks.append(
-            {
-                "id": check_id,
-                "title": title,
-                "status": status,
-                "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
-            }
-        )
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        checks.append(Check(check_id, title, status, elapsed, error))
     return findings, checks
 
 
-def _check_status(findings: Sequence[Finding]) -> str:
+def _check_status(findings: Sequence[Finding]) -> CheckStatus:
     if any(f.status == "fail" for f in findings):
-        return "fail"
-    return "warn" if findings else "pass"
-
-
-def _verdict(findings: Sequence[Finding]) -> str:
-    if any(f.status == "fail" for f in findings):
-        return "broken"
-    return "degraded" if findings else "healthy"
+        return CheckStatus.FAIL
+    return CheckStatus.WARN if findings else CheckStatus.PASS

@@ -70,6 +70,7 @@ class ScopeResult:
     reason: str | None
     missing_in: list[str]
     checked: bool
+    verified: bool = False  # a probe got a definitive answer: ok, empty (access) or 401/403
 
     def to_report(
         self, why_needed: str, impact: str, catalogue: Catalogue = CATALOGUE
@@ -83,6 +84,7 @@ class ScopeResult:
             "impact": impact if self.status != "full" else None,
             "reason": self.reason,
             "checked": self.checked,
+            "verified": self.verified,
         }
 
 
@@ -206,7 +208,10 @@ def evaluate_scopes(
                 place = r.environment_id or "organization"
                 if place not in missing:
                     missing.append(place)
-        results[scope.key] = ScopeResult(scope.key, status, reason, missing, bool(checked_records))
+        verified = any(r.outcome in ("ok", "empty", "forbidden") for r in checked_records)
+        results[scope.key] = ScopeResult(
+            scope.key, status, reason, missing, bool(checked_records), verified
+        )
     return results
 
 

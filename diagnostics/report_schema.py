@@ -197,6 +197,10 @@ class ScopeSchema(_Open):
     used_by = _enum_list(DATASET_KEYS)
     validated_by = fields.List(fields.String(), required=True)
     impact = _str(null=True, required=False)
+    verified = fields.Boolean(
+        required=True,
+        metadata={"description": "A probe got a definitive answer (ok, empty, 401/403)"},
+    )
 
 
 class MacroSchema(_Open):
@@ -228,7 +232,19 @@ class FindingSchema(_Open):
         _count(), required=True, metadata={"description": "Indexes into the report's macros"}
     )
     doc_url = fields.Url(required=True, allow_none=True, schemes={"http", "https"})
-    cause = _str(null=True, required=False, metadata={"description": "Key of the causing finding"})
+    key = _str(
+        validate=validate.Length(min=1),
+        metadata={"description": "Unique in the report, e.g. scope.missing:read:exchange"},
+    )
+    cause = _str(
+        null=True,
+        required=True,
+        metadata={"description": "Key of the finding this one follows from; null for a root cause"},
+    )
+    root = _str(required=False, metadata={"description": "Key of the root cause it folds under"})
+    affects = fields.Dict(
+        keys=fields.String(), values=_count(), required=False, metadata={"description": "Counts"}
+    )
 
 
 class CheckSchema(_Open):
@@ -236,6 +252,7 @@ class CheckSchema(_Open):
     title = _str()
     status = _enum(CHECK_STATUSES)
     elapsed_ms = JsonNumber(required=True, allow_none=True, validate=validate.Range(min=0))
+    error = _str(required=False, metadata={"description": "The error of a crashed rule"})
 
 
 class TicketDetailsSchema(_Open):
@@ -262,6 +279,8 @@ class RunSummarySchema(_Open):
     fail = _count(required=True)
     warn = _count(required=True)
     pass_ = _count(required=True, data_key="pass", attribute="pass")
+    root_causes = _count(required=False)
+    consequences = _count(required=False)
 
 
 class UpstreamSchema(_Open):
@@ -299,6 +318,11 @@ class ReportSchema(_Open):
     )
     macros = fields.List(fields.Nested(MacroSchema), required=True)
     findings = fields.List(fields.Nested(FindingSchema), required=True)
+    root_causes = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Keys of the findings without a cause, worst first"},
+    )
     checks = fields.List(fields.Nested(CheckSchema), required=True)
     ticket_details = fields.Nested(TicketDetailsSchema, required=True)
     suggested_severity = _enum(SEVERITIES)
@@ -325,15 +349,21 @@ class ReportSchema(_Open):
 
     @validates_schema
     def _references_hold(self, data: Mapping[str, Any], **_: Any) -> None:
-        """Finding macro indexes point into ``macros``; the verdict follows the findings."""
+        """Macro indexes and causes point into the report; the verdict follows the findings."""
         count = len(data["macros"])
         errors: dict[str, Any] = {}
         for i, finding in enumerate(data["findings"]):
             bad = [m for m in finding["macros"] if m >= count]
             if bad:
                 errors[i] = {"macros": [f"Index {bad[0]} is out of range ({count} macros)."]}
+        errors.update(_cause_errors(data["findings"]))
         if errors:
             raise ValidationError(errors, "findings")
+        roots = [f["key"] for f in data["findings"] if f["cause"] is None]
+        if sorted(roots) != sorted(data["root_causes"]):
+            raise ValidationError(
+                f"Must list exactly the findings without a cause: {roots}.", "root_causes"
+            )
         statuses = {f["status"] for f in data["findings"]}
         expected = "broken" if "fail" in statuses else "degraded" if statuses else "healthy"
         if data["verdict"] != expected:
@@ -341,6 +371,28 @@ class ReportSchema(_Open):
                 f"Must be {expected!r} for these findings (report.md: the verdict follows them).",
                 "verdict",
             )
+
+
+def _cause_errors(findings: list[Mapping[str, Any]]) -> dict[int, dict[str, list[str]]]:
+    """Keys are unique; every cause names a finding; following causes never loops."""
+    errors: dict[int, dict[str, list[str]]] = {}
+    by_key: dict[str, Mapping[str, Any]] = {}
+    for i, f in enumerate(findings):
+        if f["key"] in by_key:
+            errors[i] = {"key": [f"Duplicate key {f['key']!r}."]}
+        by_key[f["key"]] = f
+    for i, f in enumerate(findings):
+        seen, current = {f["key"]}, f
+        while current["cause"] is not None:
+            if current["cause"] not in by_key:
+                errors[i] = {"cause": [f"No finding has the key {current['cause']!r}."]}
+                break
+            if current["cause"] in seen:
+                errors[i] = {"cause": ["Following the causes loops."]}
+                break
+            seen.add(current["cause"])
+            current = by_key[current["cause"]]
+    return errors
 
 
 def validate_report(data: Mapping[str, Any]) -> dict[str, Any]:

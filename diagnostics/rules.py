@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from diagnostics.catalogue import PROBES_BY_KEY, SCOPES_BY_KEY
+from diagnostics.catalogue import PROBES_BY_KEY, SCOPES_BY_KEY, scope_used_by
 from diagnostics.evaluation import DatasetResult, ScopeResult
 from diagnostics.findings import (
     CONNECTED_APP_SCOPES,
@@ -24,14 +24,22 @@ from diagnostics.findings import (
     Finding,
     describe_places,
     grant_scope_remediation,
+    people_time,
 )
 from diagnostics.macros import MacroStatus
 from diagnostics.model import Environment
-from diagnostics.probes import ProbeRecord
+from diagnostics.probes import SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
+from diagnostics.ticket_details import SUPPORT_TIMEZONE
 from diagnostics.upstream import UpstreamState
 
 CREDENTIALS = "credentials.invalid"
 UPSTREAM = "upstream.outage"
+UNREACHABLE = "anypoint.unreachable"
+HARD_FAILURES = frozenset({"timeout", "rate_limited", "error"})
+COVERAGE_WORDS = {
+    "none": "no data could be fetched",
+    "partial": "only part of the data could be fetched",
+}
 
 
 class RuleSkipped(Exception):
@@ -52,11 +60,16 @@ class RuleContext:
     deadline_s: float
     empty_exchange: bool
     cache_known: bool = True
+    zone: str = SUPPORT_TIMEZONE
 
     @property
     def credentials_failed(self) -> bool:
         token = next((r for r in self.records if r.probe.role == "token"), None)
         return token is not None and token.outcome == "forbidden"
+
+    def time(self, moment: datetime | None) -> str:
+        """A time for people, in the site's zone to the minute."""
+        return people_time(moment, self.zone) or "an unknown time"
 
     def blamed_scopes(self, records: Sequence[ProbeRecord]) -> list[str]:
         """The scopes whose missing grant explains the forbidden records (dependencies included)."""
@@ -69,19 +82,64 @@ class RuleContext:
                 scopes.append(probe.scope)
         return scopes
 
+    def unanswered(self) -> dict[str, list[ProbeRecord]]:
+        """Probes Anypoint did not answer (timeouts, 5xx, rate limiting), by environment.
+
+        Empty when the credentials failed or an outage is suspected: those explain them already.
+        """
+        if self.credentials_failed or self.upstream.suspected:
+            return {}
+        places: dict[str, list[ProbeRecord]] = {}
+        for r in self.records:
+            if _unanswered(r):
+                places.setdefault(r.environment_id or "organization", []).append(r)
+        return places
+
     def root_cause(self, records: Sequence[ProbeRecord], reason: str | None) -> str | None:
         if self.credentials_failed:
             return CREDENTIALS
         if reason == "unreachable" and self.upstream.suspected:
             return UPSTREAM
-        scopes = self.blamed_scopes(records)
-        if scopes and self.scopes[scopes[0]].status != "full":
-            return scope_key(self.scopes[scopes[0]])
+        for scope in self.blamed_scopes(records):
+            result = self.scopes[scope]
+            if result.status != "full":
+                return scope_key(result)
+        unanswered = self.unanswered()
+        for r in records:
+            place = r.environment_id or "organization"
+            if place in unanswered and (_unanswered(r) or r.cause in HARD_FAILURES):
+                return f"{UNREACHABLE}:{place}"
         return None
+
+    def dataset_key(self, key: str) -> str | None:
+        """The key of the finding about dataset ``key`` when it is not full."""
+        d = self.datasets[key]
+        if d.coverage == "full" or d.reason == SKIP_NOT_SELECTED:
+            return None
+        return (
+            f"dataset.disabled:{key}"
+            if d.reason == SKIP_DISABLED
+            else f"dataset.{d.coverage}:{key}"
+        )
+
+
+def _unanswered(r: ProbeRecord) -> bool:
+    if r.outcome in ("timeout", "rate_limited"):
+        return True
+    return r.outcome == "error" and (r.status is None or r.status >= 500)
+
+
+def waited(records: Sequence[ProbeRecord]) -> str:
+    """``waited 15 s (3 attempts)`` over the longest of ``records``."""
+    longest = max(records, key=lambda r: r.elapsed_ms)
+    seconds = longest.elapsed_ms / 1000
+    took = f"{seconds:.0f} s" if seconds >= 1 else f"{longest.elapsed_ms:.0f} ms"
+    tries = f", {longest.attempts} attempts" if longest.attempts > 1 else ""
+    return f"waited {took}{tries}"
 
 
 def scope_key(result: ScopeResult) -> str:
-    if not result.missing_in:
+    if not result.verified or not result.missing_in:
         return f"scope.unverified:{result.key}"
     rule = "scope.missing" if result.status == "none" else "scope.partial"
     return f"{rule}:{result.key}"
@@ -130,7 +188,8 @@ def upstream_rule(ctx: RuleContext) -> list[Finding]:
             status="fail",
             title="Anypoint Platform is not answering (upstream outage suspected)",
             detail=(
-                f"Every probe of {', '.join(up.datasets)} failed with timeouts, 5xx answers or rate "
+                f"Every call for {_and([ctx.datasets[k].dataset.name for k in up.datasets])} "
+                "failed with timeouts, 5xx answers or rate "
                 "limiting, and none was refused for permissions: this points at MuleSoft's "
                 f"platform, not at MuleSight or the connected app.{maintenance}"
             ),
@@ -147,24 +206,88 @@ def upstream_rule(ctx: RuleContext) -> list[Finding]:
     ]
 
 
+def unreachable_rule(ctx: RuleContext) -> list[Finding]:
+    """Anypoint did not answer for one environment (no outage suspected): name what and how long."""
+    findings = []
+    for place, records in ctx.unanswered().items():
+        names = []
+        for r in records:
+            name = ctx.datasets[r.probe.dataset].dataset.name
+            if name not in names:
+                names.append(name)
+        where = describe_places([place], ctx.environments)
+        hit = [ctx.datasets[r.probe.dataset].coverage for r in records]
+        calls = "; ".join(
+            f"{r.probe.method} {r.path} {_failed_how(r)}" for r in records[:MAX_LISTED_CALLS]
+        )
+        more = len(records) - MAX_LISTED_CALLS
+        calls += f"; and {more} more" if more > 0 else ""
+        findings.append(
+            Finding(
+                id=UNREACHABLE,
+                subject=place,
+                status="fail" if "none" in hit else "warn",
+                title=f"{_and(names)} in {where} did not answer ({waited(records)})",
+                detail=(
+                    f"Anypoint did not answer these calls for {where}: {calls}. Every other "
+                    "environment answered, so this is not a platform-wide outage and not a "
+                    "missing permission."
+                ),
+                remediation=(
+                    f"Check {ctx.upstream.status_page} for an incident on the "
+                    f"{ctx.upstream.control_plane} control plane, then open {_and(names)} for "
+                    f"{where} in Anypoint Platform. If it is slow there too, open a case with "
+                    "MuleSoft support and quote this report's run id; if it answers there, run "
+                    "diagnostics again and send the report to MuleSight support if the calls "
+                    "time out again."
+                ),
+                owner="mulesoft",
+                datasets=list(dict.fromkeys(r.probe.dataset for r in records)),
+                doc_url=ctx.upstream.status_page,
+            )
+        )
+    return findings
+
+
+MAX_LISTED_CALLS = 3
+
+
+def _failed_how(r: ProbeRecord) -> str:
+    attempts = f" ({r.attempts} attempts)" if r.attempts > 1 else ""
+    if r.outcome == "timeout":
+        return f"timed out after {r.elapsed_ms / 1000:.0f} s{attempts}"
+    if r.outcome == "rate_limited":
+        return f"was still rate limited after {r.elapsed_ms / 1000:.0f} s{attempts}"
+    return f"answered {r.status or 'an error'}{attempts}"
+
+
+def _and(words: Sequence[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def dataset_rule(ctx: RuleContext) -> list[Finding]:
     findings = []
     for key, d in ctx.datasets.items():
-        if d.coverage == "full" or d.reason == "not_selected":
+        if d.coverage == "full" or d.reason == SKIP_NOT_SELECTED:
             continue
-        if d.reason == "disabled":
+        if d.reason == SKIP_DISABLED:
             findings.append(_disabled_finding(key, d))
             continue
-        cause = ctx.root_cause(d.records, d.reason)
         scopes = ctx.blamed_scopes(d.records)
-        status = "fail" if d.coverage == "none" else "warn"
+        if d.dataset.derived:
+            sources = [s for s in d.dataset.sources if ctx.datasets[s].coverage != "full"]
+            cause = next((ctx.dataset_key(s) for s in sources if ctx.dataset_key(s)), None)
+        else:
+            cause = ctx.root_cause(d.records, d.reason)
         owner, fix = _dataset_fix(ctx, d, scopes)
         findings.append(
             Finding(
                 id=f"dataset.{d.coverage}",
                 subject=key,
-                status=status,
-                title=f"{d.dataset.name}: {d.coverage} coverage",
+                status="fail" if d.coverage == "none" else "warn",
+                title=f"{d.dataset.name}: {COVERAGE_WORDS[d.coverage]}",
                 detail=f"{_dataset_why(ctx, d, scopes)} {d.dataset.impact}",
                 remediation=fix,
                 owner=owner,
@@ -172,6 +295,7 @@ def dataset_rule(ctx: RuleContext) -> list[Finding]:
                 scopes=scopes,
                 doc_url=DOC_DIAGNOSTICS,
                 cause=cause,
+                after_fix=f"refresh {d.dataset.name} (Refresh now in {CONNECTION_SETTINGS}).",
             )
         )
     return findings
@@ -200,40 +324,31 @@ def _dataset_why(ctx: RuleContext, d: DatasetResult, scopes: list[str]) -> str:
         )
         return f"Built from other caches, and {sources or 'a source'} is incomplete."
     if ctx.credentials_failed:
-        return "Nothing could be fetched because the token call failed."
+        return "Nothing could be fetched because Anypoint rejected the connected app's credentials."
     if d.reason == "auth_blocked":
         where = _forbidden_places(ctx, d.records)
         return f"Anypoint refused {', '.join(scopes) or 'access'} for {where}."
-    if d.reason == "unreachable":
-        return "Anypoint did not answer in time, answered 5xx, or kept rate limiting."
+    failing = [r for r in d.records if _unanswered(r)]
+    if failing:
+        places = list(dict.fromkeys(r.environment_id or "organization" for r in failing))
+        where = describe_places(places, ctx.environments)
+        return f"Anypoint did not answer for {where} ({waited(failing)})."
     if d.reason == "no_environments":
         return "No environment was available to probe."
-    return "Some probes failed with unexpected answers (see the probe list)."
+    return "Some calls failed with unexpected answers (see the probe list)."
 
 
 def _dataset_fix(ctx: RuleContext, d: DatasetResult, scopes: list[str]) -> tuple[str, str]:
-    if d.dataset.derived:
-        return "customer_admin", "Fix the findings of the source datasets; this one follows."
-    if ctx.credentials_failed:
-        return (
-            "customer_admin",
-            "Fix the connected app's credentials (see the credentials finding).",
-        )
-    if d.reason == "auth_blocked" and scopes:
+    if d.reason == "auth_blocked" and scopes and not ctx.credentials_failed:
         where = _forbidden_places(ctx, d.records)
         return "customer_admin", grant_scope_remediation(", ".join(scopes), where)
-    if d.reason == "unreachable":
-        return "mulesoft", (
-            "Wait for Anypoint to recover (see the upstream finding), then run diagnostics again. "
-            "If only this dataset is affected, send this report to MuleSight support."
-        )
     if d.reason == "no_environments":
         return "customer_admin", (
             f"In {CONNECTED_APP_SCOPES}, grant the app access to the environments MuleSight "
             "should show, or check the environment filter of this run."
         )
     return "mulesight_support", (
-        "Attach this report to a MuleSight support ticket: the probe list shows the failing calls."
+        "Send this report to MuleSight support: the probe list shows the failing calls."
     )
 
 
@@ -253,9 +368,15 @@ def scope_rule(ctx: RuleContext) -> list[Finding]:
         if s.status == "full" or not s.checked:
             continue
         meta = SCOPES_BY_KEY[key]
-        if s.missing_in:
+        used_by = [k for k, d in ctx.datasets.items() if key in ctx.blamed_scopes(d.records)]
+        common = {
+            "status": "fail" if s.status == "none" else "warn",
+            "scopes": [key],
+            "doc_url": DOC_SCOPES,
+        }
+        if s.verified and s.missing_in:
             where = describe_places(s.missing_in, ctx.environments)
-            detail = f"Anypoint refused the probes guarded by `{key}` for {where}. {meta.impact}"
+            detail = f"Anypoint refused the calls guarded by `{key}` for {where}. {meta.impact}"
             if key == "read:exchange" and ctx.empty_exchange:
                 detail = (
                     "The Exchange search answered 200 with an empty list although the organization "
@@ -263,36 +384,53 @@ def scope_rule(ctx: RuleContext) -> list[Finding]:
                     "answers this way when `read:exchange` is missing: it is probably missing. "
                     + meta.impact
                 )
-            owner, fix, cause = "customer_admin", grant_scope_remediation(key, where), None
-        else:
-            own = [r for r in ctx.records if r.probe.scope == key]
-            cause = ctx.root_cause(own, s.reason)
-            blockers = [b for b in ctx.blamed_scopes(own) if b != key]
-            where = _forbidden_places(ctx, own)
-            because = (
-                f"{', '.join(blockers)} is missing for {where}, so its probes could not run there"
-                if blockers
-                else f"its probes got no usable answer ({s.reason})"
+            missing = s.status == "none"
+            findings.append(
+                Finding(
+                    id="scope.missing" if missing else "scope.partial",
+                    subject=key,
+                    title=f"Scope {key}: " + ("missing" if missing else f"not granted for {where}"),
+                    detail=detail,
+                    remediation=grant_scope_remediation(key, where),
+                    owner="customer_admin",
+                    datasets=used_by,
+                    **common,
+                )
             )
-            detail = f"`{key}` could not be checked everywhere: {because}. {meta.impact}"
-            owner = "mulesoft" if cause == UPSTREAM else "customer_admin"
-            fix = "Fix the finding this one points at; the scope is checked again on the next run."
-        rule = "scope.missing" if s.status == "none" else "scope.partial"
+            continue
+        own = [r for r in ctx.records if r.probe.scope == key]
+        cause = ctx.root_cause(own, s.reason) or next(
+            (ctx.dataset_key(d) for d in scope_used_by(key) if ctx.dataset_key(d)), None
+        )
+        blockers = [b for b in ctx.blamed_scopes(own) if b != key]
+        unchecked = [r for r in own if r.outcome not in ("ok", "empty", "forbidden")]
+        places = list(dict.fromkeys(r.environment_id or "organization" for r in unchecked))
+        where = describe_places(places, ctx.environments) if places else "any environment"
+        if ctx.credentials_failed:
+            because = "Anypoint rejected the connected app's credentials, so no call could run"
+        elif blockers:
+            because = f"{', '.join(blockers)} is missing, so the calls it guards could not run"
+        elif ctx.upstream.suspected and s.reason == "unreachable":
+            because = "Anypoint did not answer (an upstream outage is suspected)"
+        else:
+            because = f"Anypoint did not answer the calls it guards for {where}"
         findings.append(
             Finding(
-                id=rule if s.missing_in else "scope.unverified",
+                id="scope.unverified",
                 subject=key,
-                status="fail" if s.status == "none" else "warn",
-                title=f"Scope {key}: {'missing' if s.status == 'none' else 'partly granted'}",
-                detail=detail,
-                remediation=fix,
-                owner=owner,
-                datasets=[
-                    k for k, d in ctx.datasets.items() if key in ctx.blamed_scopes(d.records)
-                ],
-                scopes=[key],
-                doc_url=DOC_SCOPES,
+                title=f"Scope {key}: could not be checked"
+                + ("" if not s.verified else f" for {where}"),
+                detail=(
+                    f"Whether `{key}` is granted is not known: {because}. Nothing shows it is "
+                    "missing; do not change it before the cause is fixed."
+                ),
+                remediation="Fix the finding this one follows from; the scope is checked again "
+                "on the next run.",
+                owner="customer_admin",
+                datasets=used_by,
                 cause=cause,
+                after_fix="run diagnostics again to check the scope.",
+                **common,
             )
         )
     return findings
@@ -306,28 +444,28 @@ def cache_rule(ctx: RuleContext) -> list[Finding]:
         if d.dataset.derived or not d.checked or d.freshness.state == "not_applicable":
             continue
         f = d.freshness
-        cause = ctx.root_cause(d.records, d.reason) if d.coverage != "full" else None
+        cause = None
+        if d.coverage != "full":
+            cause = ctx.root_cause(d.records, d.reason) or ctx.dataset_key(key)
         if f.state in ("expired", "stale", "never"):
             findings.append(_cache_finding(ctx, key, d, f.state, cause))
         if f.stale_fallback:
+            state_key = f"cache.{f.state}:{key}" if f.state in ("expired", "stale") else None
+            last = ctx.time(f.last_success) if f.last_success else "an earlier refresh"
             findings.append(
                 Finding(
                     id="cache.stale_fallback",
                     subject=key,
                     status="warn",
                     title=f"{d.dataset.name}: serving the last good cache because the refresh failed",
-                    detail=(
-                        "The last scheduled refresh failed, so MuleSight shows data from "
-                        f"{f.last_success.isoformat() if f.last_success else 'an earlier refresh'}."
-                    ),
-                    remediation=(
-                        "Fix the finding that makes the refresh fail, then refresh the dataset from "
-                        f"{CONNECTION_SETTINGS} (Refresh now)."
-                    ),
-                    owner="customer_admin" if cause and cause != UPSTREAM else "mulesight_support",
+                    detail=f"The last scheduled refresh failed, so MuleSight shows data from {last}.",
+                    remediation=f"Run Refresh now for {d.dataset.name} in {CONNECTION_SETTINGS}. "
+                    "If it fails again, send this report to MuleSight support.",
+                    owner="customer_admin",
                     datasets=[key],
                     doc_url=DOC_CACHE,
-                    cause=cause,
+                    cause=cause or state_key,
+                    after_fix=f"run Refresh now for {d.dataset.name} in {CONNECTION_SETTINGS}.",
                 )
             )
     return findings
@@ -337,7 +475,6 @@ def _cache_finding(
     ctx: RuleContext, key: str, d: DatasetResult, state: str, cause: str | None
 ) -> Finding:
     interval = ctx.sync_interval_hours
-    last = d.freshness.last_success.isoformat() if d.freshness.last_success else None
     if key == "endpoints":
         detail = (
             "The Endpoints cache has never been seeded: it fills when someone refreshes an "
@@ -351,30 +488,39 @@ def _cache_finding(
         )
     elif state == "never":
         detail = "No refresh of this dataset has ever succeeded, so macros have nothing to show."
-        fix = f"Run Refresh now in {CONNECTION_SETTINGS}; if it fails, fix the findings it shows."
+        fix = (
+            f"Run Refresh now in {CONNECTION_SETTINGS}. If it fails, send this report to "
+            "MuleSight support."
+        )
     else:
         age_h = d.freshness.age.total_seconds() / 3600 if d.freshness.age else 0
         limit = "twice the sync interval" if state == "expired" else "the sync interval"
         detail = (
-            f"Last successful refresh {last} ({age_h:.0f} h ago) is older than {limit} "
-            f"({interval} h): the scheduled refresh is not keeping up or keeps failing."
+            f"The last successful refresh, {ctx.time(d.freshness.last_success)} ({age_h:.0f} h "
+            f"ago), is older than {limit} ({interval} h): the scheduled refresh is not keeping "
+            "up or keeps failing."
         )
         fix = (
-            f"Run Refresh now in {CONNECTION_SETTINGS}. If it fails, fix the finding it points "
-            "at; if it succeeds but the cache ages again, send this report to MuleSight support."
+            f"Run Refresh now in {CONNECTION_SETTINGS}. If it fails, or succeeds but the cache "
+            "ages again, send this report to MuleSight support."
         )
+    words = {"never": "never refreshed", "stale": "out of date", "expired": "expired"}
     return Finding(
         id=f"cache.{state}",
         subject=key,
         status="fail" if state == "expired" else "warn",
-        title=f"{d.dataset.name} cache: {state}",
+        title=f"{d.dataset.name} cache: {words[state]}",
         detail=detail,
         remediation=fix,
-        owner="customer_admin" if key == "endpoints" or cause else "mulesight_support",
+        owner="customer_admin",
         datasets=[key],
         doc_url=DOC_CACHE,
         cause=cause,
+        after_fix=f"run Refresh now for {d.dataset.name} in {CONNECTION_SETTINGS}.",
     )
+
+
+MACRO_WORDS = {"error": "fails", "timeout": "timed out", "stale": "shows stale data"}
 
 
 def macro_rule(ctx: RuleContext) -> list[Finding]:
@@ -386,56 +532,63 @@ def macro_rule(ctx: RuleContext) -> list[Finding]:
         scopes = ctx.blamed_scopes(d.records) if not d.dataset.derived else []
         where = f"page {m.page_id}" + (f" “{m.page_title}”" if m.page_title else "")
         mode = f" ({m.mode})" if m.mode else ""
-        detail = f"The {m.macro}{mode} macro on {where} last rendered {m.status}"
-        detail += f" at {m.last_rendered_at}" + (f": {m.error}." if m.error else ".")
+        detail = f"The {m.macro}{mode} macro on {where} {MACRO_WORDS[m.status]}"
+        detail += f" (last rendered {ctx.time(_as_datetime(m.last_rendered_at))})"
+        detail += f": {m.error}." if m.error else "."
+        cause: str | None
         if d.coverage != "full":
-            detail += f" Its dataset {d.dataset.name} has {d.coverage} coverage"
-            detail += f" because {', '.join(scopes)} is missing." if scopes else "."
-            cause = ctx.root_cause(d.records, d.reason) or f"dataset.{d.coverage}:{m.dataset}"
-            fix = (
-                grant_scope_remediation(", ".join(scopes), _forbidden_places(ctx, d.records))
-                if scopes and not ctx.credentials_failed
-                else "Fix the dataset finding this macro points at, then reload the page."
-            )
-            owner = "customer_admin" if cause != UPSTREAM else "mulesoft"
+            detail += f" Its dataset {d.dataset.name}: {COVERAGE_WORDS.get(d.coverage, d.coverage)}"
+            detail += f", because {', '.join(scopes)} is missing." if scopes else "."
+            cause = ctx.dataset_key(m.dataset)
         elif d.freshness.state in ("stale", "expired", "never") or d.freshness.stale_fallback:
             state = d.freshness.state if d.freshness.state != "fresh" else "stale_fallback"
-            detail += f" Its dataset's cache is {state.replace('_', ' ')}."
+            detail += " Its dataset's cache is out of date."
             cause = f"cache.{state}:{m.dataset}"
-            fix = (
-                f"Refresh {d.dataset.name} (Refresh now in {CONNECTION_SETTINGS}, or Refresh in "
-                "the macro), then reload the page."
-            )
-            owner = "customer_admin"
         else:
             cause = None
-            fix = (
-                "The dataset is healthy now: reload the page. If the macro still fails, attach "
-                "this report and a screenshot to a MuleSight support ticket."
-            )
-            owner = "mulesight_support"
         findings.append(
             Finding(
                 id=f"macro.{m.status}",
                 subject=f"{m.macro}@{m.page_id}" + (f"/{m.mode}" if m.mode else ""),
                 status="fail" if m.status == "error" else "warn",
-                title=f"{m.macro}{mode} macro {m.status} on {where}",
+                title=f"{m.macro}{mode} macro {MACRO_WORDS[m.status]} on {where}",
                 detail=detail,
-                remediation=fix,
-                owner=owner,
+                remediation=(
+                    "The dataset is healthy now: reload the page. If the macro still fails, "
+                    "attach this report and a screenshot to a MuleSight support ticket."
+                ),
+                owner="mulesight_support",
                 datasets=[m.dataset],
                 scopes=scopes,
                 macros=[index],
                 doc_url=DOC_MACROS,
                 cause=cause,
+                after_fix="reload the page.",
             )
         )
     return findings
 
 
+def _as_datetime(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
 def deadline_rule(ctx: RuleContext) -> list[Finding]:
     if not ctx.hit_deadline:
         return []
+    unanswered = ctx.unanswered()
+    cause = (
+        UPSTREAM
+        if ctx.upstream.suspected
+        else next((f"{UNREACHABLE}:{p}" for p in unanswered), None)
+    )
     return [
         Finding(
             id="run.deadline",
@@ -443,12 +596,17 @@ def deadline_rule(ctx: RuleContext) -> list[Finding]:
             status="warn",
             title=f"Diagnostics stopped at the {ctx.deadline_s:g} s deadline",
             detail=(
-                "Some probes were still waiting for Anypoint when the run had to finish (a Forge "
+                "Some calls were still waiting for Anypoint when the run had to finish (a Forge "
                 "remote call gets 25 s). They are reported as timeouts."
             ),
-            remediation="Run diagnostics again; if the same probes time out, see the upstream finding.",
+            remediation=(
+                "Run diagnostics again; if the same calls time out again, send this report to "
+                "MuleSight support."
+            ),
             owner="mulesight_support",
             doc_url=DOC_DIAGNOSTICS,
+            cause=cause,
+            after_fix="run diagnostics again.",
         )
     ]
 
@@ -458,6 +616,7 @@ Rule = Callable[[RuleContext], list[Finding]]
 RULES: tuple[tuple[str, str, Rule], ...] = (
     ("connection", "Connected-app credentials", credentials_rule),
     ("upstream", "Anypoint platform status", upstream_rule),
+    ("unreachable", "Anypoint answers in every environment", unreachable_rule),
     ("scopes", "Required scopes", scope_rule),
     ("datasets", "Dataset coverage", dataset_rule),
     ("caches", "Cache freshness", cache_rule),

@@ -8,10 +8,12 @@ report already holds is shown; the mapping follows report.md's finding rules (``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from diagnostics.findings import OWNER_LABELS
+from diagnostics.findings import Audience, people_time
+from diagnostics.findings import owner_label as _owner_label
 from diagnostics.report import Report
 
 Data = Mapping[str, Any]
@@ -48,6 +50,29 @@ OUTCOME_TONES = {
 }
 
 FINDING_WORDS = {"fail": "FAIL", "warn": "WARN"}
+VERDICT_WORDS = {"healthy": "Healthy", "degraded": "Degraded", "broken": "Broken"}
+COVERAGE_WORDS = {"full": "full", "partial": "partial", "none": "none"}
+REASON_WORDS = {
+    "auth_blocked": "refused (401/403)",
+    "unreachable": "Anypoint did not answer",
+    "disabled": "turned off for the space",
+    "no_environments": "no environment to probe",
+    "failed": "unexpected answers",
+    "source_incomplete": "a source is incomplete",
+    "not_selected": "not part of this run",
+    "not_needed": "not needed",
+}
+FRESHNESS_WORDS = {
+    "fresh": "fresh",
+    "stale": "stale",
+    "expired": "expired",
+    "never": "never refreshed",
+    "not_applicable": "not cached",
+}
+OUTCOME_WORDS = {"forbidden": "refused", "rate_limited": "rate limited", "empty": "empty list"}
+CHECK_WORDS = {"pass": "passed", "warn": "warning", "fail": "failed", "error": "crashed"}
+MACRO_WORDS = {"not_rendered": "not rendered yet"}
+DEFAULT_ZONE = "Australia/Melbourne"
 FAILED_CALL_WORDS = {"forbidden": "refused", "timeout": "timed out", "other": "failed"}
 
 TICKET_LABELS = {
@@ -75,11 +100,106 @@ def data_of(report: Report | Data) -> Data:
     return report.data if isinstance(report, Report) else report
 
 
-def word(value: Any) -> str:
+def word(value: Any, words: Mapping[str, str] | None = None) -> str:
     """An enum value as people read it (``not_applicable`` → ``not applicable``)."""
     if value is None:
         return NOT_KNOWN
+    if words and str(value) in words:
+        return words[str(value)]
     return str(value).replace("_", " ")
+
+
+def zone_of(data: Data) -> str:
+    """The site's time zone (the report's ticket details say which)."""
+    details = data.get("ticket_details") or {}
+    return str(details.get("timezone") or DEFAULT_ZONE)
+
+
+def when(data: Data, iso: Any) -> str | None:
+    """An ISO time of the report for people: ``23 Nov 2026 09:55 AEDT``; None when unknown."""
+    return people_time(iso, zone_of(data)) if iso else None
+
+
+def page_url(data: Data, page_id: Any) -> str | None:
+    """The Confluence page with ``page_id`` on the report's site (site URL + page id)."""
+    site = safe_url(data.get("site_url"))
+    if site is None or not page_id:
+        return None
+    base = site.rstrip("/")
+    base = base if base.endswith("/wiki") else f"{base}/wiki"
+    return f"{base}/pages/viewpage.action?pageId={page_id}"
+
+
+@dataclass(frozen=True)
+class Group:
+    """A root cause (numbered from 1) and the findings that follow from it, in report order."""
+
+    number: int
+    root: Data
+    consequences: list[Data] = field(default_factory=list)
+
+    @property
+    def affects(self) -> Mapping[str, int]:
+        return self.root.get("affects") or {}
+
+
+def groups(data: Data) -> list[Group]:
+    """The report's findings folded under their root causes, in the engine's order.
+
+    The engine lists each root cause followed by what it causes, roots worst first
+    (``root_causes``); a finding names its root in ``root``. Nothing is re-sorted here.
+    """
+    findings = list(data.get("findings", []))
+    by_key = {f.get("key"): f for f in findings}
+    roots = [by_key[k] for k in data.get("root_causes", []) if k in by_key] or [
+        f for f in findings if not f.get("cause")
+    ]
+    out = {r.get("key"): Group(i, r) for i, r in enumerate(roots, start=1)}
+    for f in findings:
+        if f.get("cause") and _root_key(f, by_key) in out:
+            out[_root_key(f, by_key)].consequences.append(f)
+    return list(out.values())
+
+
+def _root_key(finding: Data, by_key: Mapping[Any, Data]) -> Any:
+    if finding.get("root"):
+        return finding["root"]
+    seen, current = set(), finding
+    while current.get("cause") in by_key and current.get("key") not in seen:
+        seen.add(current.get("key"))
+        current = by_key[current["cause"]]
+    return current.get("key")
+
+
+def group_refs(found: Sequence[Group], field_name: str) -> dict[Any, list[int]]:
+    """Which root causes (by number) name each dataset key / scope / macro index."""
+    refs: dict[Any, list[int]] = {}
+    for g in found:
+        for f in (g.root, *g.consequences):
+            for item in f.get(field_name) or []:
+                numbers = refs.setdefault(item, [])
+                if g.number not in numbers:
+                    numbers.append(g.number)
+    return refs
+
+
+def group_status(g: Group) -> str:
+    """``fail`` when the root cause or anything it causes fails (report statuses only)."""
+    statuses = {f.get("status") for f in (g.root, *g.consequences)}
+    return "fail" if "fail" in statuses else "warn"
+
+
+def affects_text(g: Group) -> str:
+    """``26 findings follow: 8 datasets, 2 macros, 8 scopes`` (the engine's counts)."""
+    a = g.affects
+    n = int(a.get("findings", len(g.consequences)))
+    if not n:
+        return ""
+    parts = [
+        plural(int(a[k]), k[:-1]) for k in ("datasets", "macros", "scopes") if int(a.get(k) or 0)
+    ]
+    head = f"{plural(n, 'finding')} follow{'s' if n == 1 else ''} from it"
+    return head + (f" ({', '.join(parts)} affected)" if parts else "")
 
 
 def tone(table: Mapping[str, str], value: Any) -> str:
@@ -91,49 +211,15 @@ def worst(tones: Iterable[str]) -> str | None:
     return ranked[0] if ranked else None
 
 
-def owner_label(finding: Data) -> str:
-    """Who must act, in plain words."""
-    owner = str(finding.get("owner", ""))
-    return str(finding.get("owner_label") or OWNER_LABELS.get(owner, owner))
-
-
-def ordered_findings(data: Data) -> list[tuple[int, Data]]:
-    """Findings worst first (fail, then warn; the report's order within a status), numbered 1..n."""
-    findings = sorted(data.get("findings", []), key=lambda f: f.get("status") != "fail")
-    return list(enumerate(findings, start=1))
-
-
-def finding_refs(numbered: Sequence[tuple[int, Data]], field: str) -> dict[Any, list[int]]:
-    """Which findings (by number) name each dataset key / scope / macro index."""
-    refs: dict[Any, list[int]] = {}
-    for number, finding in numbered:
-        for item in finding.get(field) or []:
-            refs.setdefault(item, []).append(number)
-    return refs
-
-
-def cause_of(finding: Data, numbered: Sequence[tuple[int, Data]]) -> tuple[int, Data] | None:
-    """The finding that ``finding['cause']`` names (by its key, else by its rule id)."""
-    cause = finding.get("cause")
-    if not cause:
-        return None
-    for attr in ("key", "id"):
-        for number, other in numbered:
-            if other is not finding and other.get(attr) == cause:
-                return number, other
-    return None
+def owner_label(finding: Data, audience: str = Audience.SUPPORT) -> str:
+    """Who must act, in the reader's words (an admin on the self-check page reads "You")."""
+    return _owner_label(str(finding.get("owner", "")), audience)
 
 
 def counts(data: Data) -> tuple[int, int]:
-    """(failures, warnings): the report's summary when it has one, else its findings."""
-    summary = data.get("summary")
-    if isinstance(summary, Mapping) and "fail" in summary and "warn" in summary:
-        return int(summary["fail"]), int(summary["warn"])
-    findings = data.get("findings", [])
-    return (
-        sum(f.get("status") == "fail" for f in findings),
-        sum(f.get("status") == "warn" for f in findings),
-    )
+    """(failures, warnings) as the engine counted them (``summary``)."""
+    summary = data.get("summary") or {}
+    return int(summary.get("fail") or 0), int(summary.get("warn") or 0)
 
 
 def plural(n: int, singular: str, many: str | None = None) -> str:
@@ -144,6 +230,23 @@ def tally(data: Data) -> str:
     """``3 failures, 2 warnings``."""
     fails, warns = counts(data)
     return f"{plural(fails, 'failure')}, {plural(warns, 'warning')}"
+
+
+def headline(data: Data) -> str:
+    """``1 thing to fix (26 findings follow from it; 23 failures, 4 warnings)``."""
+    summary = data.get("summary") or {}
+    roots = int(summary.get("root_causes") or len(data.get("root_causes") or []))
+    if not roots:
+        return "nothing to fix (every check passed)"
+    follow = int(summary.get("consequences") or 0)
+    text = plural(roots, "thing") + " to fix"
+    if follow:
+        text += f" ({plural(follow, 'finding')} follow{'s' if follow == 1 else ''} from "
+        text += "it" if roots == 1 else "them"
+        text += f"; {tally(data)})"
+    else:
+        text += f" ({tally(data)})"
+    return text
 
 
 def environment_names(data: Data) -> dict[str, str]:
@@ -270,7 +373,7 @@ def upstream_text(up: Data) -> str:
 
 def dataset_reason(dataset: Data) -> str:
     reason = dataset.get("reason")
-    return str(reason).replace("_", " ") if reason else ""
+    return word(reason, REASON_WORDS) if reason else ""
 
 
 def scope_checked(scope: Data) -> bool:
@@ -278,15 +381,38 @@ def scope_checked(scope: Data) -> bool:
     return scope.get("checked") is not False
 
 
-def item_tone(
-    own: str, finding_numbers: Sequence[int], numbered: Sequence[tuple[int, Data]]
-) -> str:
+def scope_status_text(scope: Data) -> str:
+    """A scope's status in words: an unverified scope *could not be checked*, never missing."""
+    if not scope_checked(scope):
+        return "not needed in this run"
+    if scope.get("status") != "full" and (
+        scope.get("verified") is False or not scope.get("missing_in")
+    ):
+        return (
+            "could not be checked"
+            if scope.get("verified") is False
+            else "could not be checked everywhere"
+        )
+    return {"full": "granted", "partial": "partly granted", "none": "missing"}.get(
+        str(scope.get("status")), word(scope.get("status"))
+    )
+
+
+def item_tones(found: Sequence[Group], field_name: str) -> dict[Any, str]:
+    """The worst status of the findings that name each item, as a tone."""
+    tones: dict[Any, list[str]] = {}
+    for g in found:
+        for f in (g.root, *g.consequences):
+            for item in f.get(field_name) or []:
+                tones.setdefault(item, []).append(tone(FINDING_TONES, f.get("status")))
+    return {item: worst(t) or "neutral" for item, t in tones.items()}
+
+
+def item_tone(own: str, from_findings: str | None) -> str:
     """How to mark an item: the worst finding that names it, else ✓ for a good own status, else –.
 
     The renderer never makes an item look worse than the report's findings say.
     """
-    status = {n: f.get("status") for n, f in numbered}
-    from_findings = worst(tone(FINDING_TONES, status.get(n)) for n in finding_numbers)
     if from_findings:
         return from_findings
     return "good" if own == "good" else "neutral"

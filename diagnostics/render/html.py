@@ -8,7 +8,7 @@ only prepares the rows the template shows; it never decides a status.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,10 @@ TEMPLATE = "report.html"
 _CODE = re.compile(r"`([^`]+)`")
 
 
-def render(report: Report | Data) -> str:
+def render(report: Report | Data, *, audience: str = "support") -> str:
     """The report as a complete HTML document."""
     data = c.data_of(report)
-    return _environment().get_template(TEMPLATE).render(**context(data)).strip()
+    return _environment().get_template(TEMPLATE).render(**context(data, audience)).strip()
 
 
 @cache
@@ -57,10 +57,8 @@ def badge(table: Mapping[str, str], value: Any, text: str | None = None) -> dict
     return {"tone": tone, "symbol": c.SYMBOLS[tone], "word": text or c.word(value)}
 
 
-def context(data: Data) -> dict[str, Any]:
+def context(data: Data, audience: str = "support") -> dict[str, Any]:
     """Everything the template reads, prepared from ``data`` (which it never changes)."""
-    numbered = c.ordered_findings(data)
-    up = c.upstream(data)
     return {
         "data": data,
         "title": f"MuleSight diagnostics: {data.get('verdict')} ({data.get('run_id')})",
@@ -68,9 +66,9 @@ def context(data: Data) -> dict[str, Any]:
             c.VERDICT_TONES, data.get("verdict"), str(data.get("verdict")).capitalize()
         ),
         "tally": c.tally(data),
+        "headline": c.headline(data),
         "facts": _facts(data),
-        "upstream": _upstream(up) if up is not None else None,
-        "findings": [_finding(data, n, f, numbered) for n, f in numbered],
+        "causes": [_cause(data, g, audience) for g in c.groups(data)],
         "datasets": _datasets(data),
         "scopes": _scopes(data),
         "macros": _macros(data),
@@ -97,7 +95,7 @@ def _facts(data: Data) -> list[dict[str, Any]]:
         {"label": "Anypoint organization", "text": c.organization_text(data)},
         {"label": "Control plane", "text": data.get("control_plane")},
         {"label": "Environments", "text": envs or "none listed", "wide": True},
-        {"label": "Generated", "text": data.get("generated_at")},
+        {"label": "Generated", "text": c.when(data, data.get("generated_at"))},
         {"label": "Run", "text": data.get("run_id")},
     ]
     timing = c.run_timing(data)
@@ -108,21 +106,26 @@ def _facts(data: Data) -> list[dict[str, Any]]:
     return [{"url": None, "wide": False, **f} for f in facts]
 
 
-def _upstream(up: Data) -> dict[str, Any]:
-    return {"text": c.upstream_text(up), "url": c.safe_url(up.get("status_page"))}
-
-
-def _finding(
-    data: Data, number: int, f: Data, numbered: Sequence[tuple[int, Data]]
-) -> dict[str, Any]:
-    macros = data.get("macros", [])
-    cause = c.cause_of(f, numbered)
+def _cause(data: Data, g: c.Group, audience: str) -> dict[str, Any]:
+    """A root cause with its fix, and what follows from it (folded in the page)."""
+    f = g.root
     return {
-        "number": number,
+        **_finding(data, f, audience),
+        "number": g.number,
+        "group_badge": badge(c.FINDING_TONES, c.group_status(g)),
+        "affects_text": c.affects_text(g),
+        "consequences": [_finding(data, x, audience) for x in g.consequences],
+    }
+
+
+def _finding(data: Data, f: Data, audience: str) -> dict[str, Any]:
+    macros = data.get("macros", [])
+    return {
+        "key": f.get("key"),
         "badge": badge(c.FINDING_TONES, f.get("status"), c.FINDING_WORDS.get(str(f.get("status")))),
         "title": f.get("title"),
         "detail": f.get("detail"),
-        "owner": c.owner_label(f),
+        "owner": c.owner_label(f, audience),
         "remediation": f.get("remediation"),
         "datasets": [
             f"{name} ({k})" if (name := c.dataset_name(data, k)) else k
@@ -130,14 +133,12 @@ def _finding(
         ],
         "scopes": list(f.get("scopes") or []),
         "macros": [
-            f"#{i + 1} {c.macro_label(macros[i])}" if i < len(macros) else f"#{i + 1}"
+            {
+                "text": f"#{i + 1} {c.macro_label(macros[i])}" if i < len(macros) else f"#{i + 1}",
+                "url": c.page_url(data, macros[i].get("page_id")) if i < len(macros) else None,
+            }
             for i in f.get("macros") or []
         ],
-        "cause": (
-            {"number": cause[0], "title": cause[1].get("title")}
-            if cause is not None
-            else ({"number": None, "title": f["cause"]} if f.get("cause") else None)
-        ),
         "doc_url": c.safe_url(f.get("doc_url")),
         "doc_text": f.get("doc_url"),
     }
@@ -149,7 +150,9 @@ def _datasets(data: Data) -> list[dict[str, Any]]:
         probes = [
             {
                 **p,
-                "badge": badge(c.OUTCOME_TONES, p.get("outcome")),
+                "badge": badge(
+                    c.OUTCOME_TONES, p.get("outcome"), c.word(p.get("outcome"), c.OUTCOME_WORDS)
+                ),
                 "elapsed": c.duration(p.get("elapsed_ms")),
             }
             for p in d.get("probes") or []
@@ -160,9 +163,13 @@ def _datasets(data: Data) -> list[dict[str, Any]]:
                 "name": d.get("name"),
                 "coverage": badge(c.COVERAGE_TONES, d.get("coverage")),
                 "reason": c.dataset_reason(d),
-                "freshness": badge(c.FRESHNESS_TONES, d.get("freshness")),
+                "freshness": badge(
+                    c.FRESHNESS_TONES,
+                    d.get("freshness"),
+                    c.word(d.get("freshness"), c.FRESHNESS_WORDS),
+                ),
                 "stale_fallback": bool(d.get("stale_fallback")),
-                "last": d.get("last_successful_fetch"),
+                "last": c.when(data, d.get("last_successful_fetch")),
                 "impact": d.get("impact"),
                 "probes": probes,
             }
@@ -174,13 +181,13 @@ def _scopes(data: Data) -> list[dict[str, Any]]:
     names = c.environment_names(data)
     rows = []
     for key, s in data.get("scopes", {}).items():
-        checked = c.scope_checked(s)
+        checked = c.scope_checked(s) and s.get("verified") is not False
         rows.append(
             {
                 "key": key,
-                "status": badge(c.COVERAGE_TONES, s.get("status"))
+                "status": badge(c.COVERAGE_TONES, s.get("status"), c.scope_status_text(s))
                 if checked
-                else badge({}, None, "not checked"),
+                else badge({}, None, c.scope_status_text(s)),
                 "missing_in": c.places(s.get("missing_in") or [], names),
                 "used_by": ", ".join(s.get("used_by") or []),
                 "why_needed": s.get("why_needed"),
@@ -198,9 +205,10 @@ def _macros(data: Data) -> list[dict[str, Any]]:
             "mode": m.get("mode"),
             "page": m.get("page_id"),
             "page_title": m.get("page_title"),
+            "page_url": c.page_url(data, m.get("page_id")),
             "dataset": m.get("dataset"),
-            "status": badge(c.MACRO_TONES, m.get("status")),
-            "last": m.get("last_rendered_at"),
+            "status": badge(c.MACRO_TONES, m.get("status"), c.word(m.get("status"), c.MACRO_WORDS)),
+            "last": c.when(data, m.get("last_rendered_at")),
             "error": m.get("error"),
         }
         for i, m in enumerate(data.get("macros", []), start=1)
@@ -211,7 +219,7 @@ def _checks(data: Data) -> list[dict[str, Any]]:
     return [
         {
             "title": k.get("title") or k.get("id"),
-            "status": badge(c.CHECK_TONES, k.get("status")),
+            "status": badge(c.CHECK_TONES, k.get("status"), c.word(k.get("status"), c.CHECK_WORDS)),
             "elapsed": c.duration(k.get("elapsed_ms")),
         }
         for k in data.get("checks", [])

@@ -1,7 +1,8 @@
 """The report as Markdown, for Jira Service Management ticket comments and attachments.
 
-What is wrong comes first, worst first: each finding with why, who must act, what to do and a doc
-link. Then the dataset coverage, scopes, macros, checks, ticket details, suggested severity and
+What to fix comes first: each root cause, worst first, with why, who must act, what to do (once)
+and a doc link, and the titles of the findings that follow from it listed beneath. Then the dataset
+coverage, scopes, macros, checks, ticket details, suggested severity and
 redactions. Status is told in words (no emoji); text from the report is escaped so that it cannot
 turn into HTML, links or images.
 """
@@ -21,13 +22,12 @@ _ESCAPE = re.compile(r"([\\<>])")
 _BLANK = "—"
 
 
-def render(report: Report | Data) -> str:
+def render(report: Report | Data, *, audience: str = "support") -> str:
     """The whole report as one Markdown document."""
     data = c.data_of(report)
-    numbered = c.ordered_findings(data)
     parts = [
         _header(data),
-        _findings(data, numbered),
+        _findings(data, c.groups(data), audience),
         _datasets(data),
         _scopes(data),
         _macros(data),
@@ -80,18 +80,15 @@ def link(url: Any, label: str | None = None) -> str:
 
 
 def _header(data: Data) -> str:
-    verdict = str(data.get("verdict", "")).upper()
+    verdict = c.VERDICT_WORDS.get(str(data.get("verdict")), str(data.get("verdict")))
     lines = [
         f"# MuleSight diagnostics: {verdict}",
         "",
-        f"**Verdict: {verdict}** — {c.tally(data)}. "
+        f"**{verdict}: {esc(c.headline(data))}** "
         f"Suggested severity: **{esc(data.get('suggested_severity'))}**.",
         "",
         *_context(data),
     ]
-    up = c.upstream(data)
-    if up is not None:
-        lines += ["", f"> **{esc(c.upstream_text(up))}**"]
     return "\n".join(lines)
 
 
@@ -102,7 +99,7 @@ def _context(data: Data) -> list[str]:
         f"{esc(e.get('name'))} ({esc(e.get('type'))}, {code(e.get('id'))})"
         for e in data.get("environments", [])
     )
-    run = f"{code(data.get('run_id'))} at {esc(data.get('generated_at'))}"
+    run = f"{code(data.get('run_id'))} at {esc(c.when(data, data.get('generated_at')))}"
     timing = c.run_timing(data)
     lines = [
         f"- **Site:** {link(site) if site else c.NOT_KNOWN}{space}",
@@ -116,33 +113,38 @@ def _context(data: Data) -> list[str]:
     return lines
 
 
-def _findings(data: Data, numbered: Sequence[tuple[int, Data]]) -> str:
-    if not numbered:
-        return "## What is wrong\n\nNothing: no check failed or warned."
-    blocks = [f"## What is wrong ({c.tally(data)})"]
-    blocks += [_finding(data, n, f, numbered) for n, f in numbered]
+def _findings(data: Data, found: Sequence[c.Group], audience: str) -> str:
+    if not found:
+        return (
+            "## What to fix\n\nNothing: no check failed or warned.\n\n"
+            "Still seeing errors in a macro? Reload the page; if it still fails, send this report "
+            "and a screenshot to MuleSight support."
+        )
+    blocks = ["## What to fix (root causes, worst first)"]
+    blocks += [_root(data, g, audience) for g in found]
     return "\n\n".join(blocks)
 
 
-def _finding(data: Data, number: int, f: Data, numbered: Sequence[tuple[int, Data]]) -> str:
+def _root(data: Data, g: c.Group, audience: str) -> str:
+    f = g.root
     word = c.FINDING_WORDS.get(str(f.get("status")), str(f.get("status")).upper())
     lines = [
-        f"### {number}. {word}: {esc(f.get('title'))}",
+        f"### {g.number}. {word}: {esc(f.get('title'))}",
         "",
         f"- **Why:** {esc(f.get('detail'))}",
-        f"- **Who must act:** {esc(c.owner_label(f))}",
+        f"- **Who must act:** {esc(c.owner_label(f, audience))}",
         f"- **What to do:** {esc(f.get('remediation'))}",
     ]
     affects = _affects(data, f)
     if affects:
         lines.append(f"- **Affects:** {affects}")
-    cause = c.cause_of(f, numbered)
-    if cause is not None:
-        lines.append(f"- **Caused by:** finding {cause[0]} ({esc(cause[1].get('title'))})")
-    elif f.get("cause"):
-        lines.append(f"- **Caused by:** {code(f['cause'])}")
     if f.get("doc_url"):
         lines.append(f"- **Docs:** {link(f['doc_url'])}")
+    if g.consequences:
+        lines.append(f"- **{esc(c.affects_text(g))}:**")
+        for x in g.consequences:
+            word = c.FINDING_WORDS.get(str(x.get("status")), str(x.get("status")).upper())
+            lines.append(f"  - {word}: {esc(x.get('title'))}")
     return "\n".join(lines)
 
 
@@ -157,11 +159,17 @@ def _affects(data: Data, f: Data) -> str:
         parts.append("scopes " + ", ".join(code(s) for s in f["scopes"]))
     if f.get("macros"):
         labels = (
-            f"#{i + 1} {esc(c.macro_label(macros[i]))}" if i < len(macros) else f"#{i + 1}"
+            _macro_link(data, i + 1, macros[i]) if i < len(macros) else f"#{i + 1}"
             for i in f["macros"]
         )
         parts.append("macros " + ", ".join(labels))
     return "; ".join(parts)
+
+
+def _macro_link(data: Data, number: int, macro: Data) -> str:
+    url = c.page_url(data, macro.get("page_id"))
+    label = f"#{number} {c.macro_label(macro)}"
+    return link(url, label) if url else esc(label)
 
 
 def _dataset(key: str, name: str | None) -> str:
@@ -172,7 +180,7 @@ def _dataset(key: str, name: str | None) -> str:
 def _datasets(data: Data) -> str:
     rows = []
     for key, d in data.get("datasets", {}).items():
-        freshness = c.word(d.get("freshness"))
+        freshness = c.word(d.get("freshness"), c.FRESHNESS_WORDS)
         if d.get("stale_fallback"):
             freshness += " (serving the last good cache)"
         rows.append(
@@ -181,7 +189,7 @@ def _datasets(data: Data) -> str:
                 cell(d.get("coverage")),
                 cell(c.dataset_reason(d)),
                 cell(freshness),
-                cell(d.get("last_successful_fetch")),
+                cell(c.when(data, d.get("last_successful_fetch"))),
                 cell(d.get("impact")),
             ]
         )
@@ -205,7 +213,7 @@ def _scopes(data: Data) -> str:
     names = c.environment_names(data)
     rows = []
     for key, s in data.get("scopes", {}).items():
-        status = s.get("status") if c.scope_checked(s) else "not checked"
+        status = c.scope_status_text(s)
         rows.append(
             [
                 code(key),
@@ -229,14 +237,10 @@ def _macros(data: Data) -> str:
             str(i),
             code(m.get("macro")),
             cell(m.get("mode")),
-            cell(
-                f"{m.get('page_id')} “{m['page_title']}”"
-                if m.get("page_title")
-                else m.get("page_id")
-            ),
+            _page_cell(data, m),
             code(m.get("dataset")),
-            cell(c.word(m.get("status"))),
-            cell(m.get("last_rendered_at")),
+            cell(c.word(m.get("status"), c.MACRO_WORDS)),
+            cell(c.when(data, m.get("last_rendered_at"))),
             cell(m.get("error")),
         ]
         for i, m in enumerate(macros, start=1)
@@ -245,12 +249,22 @@ def _macros(data: Data) -> str:
     return "## Macros\n\n" + table(headers, rows)
 
 
+def _page_cell(data: Data, m: Data) -> str:
+    label = f"{m.get('page_id')} “{m['page_title']}”" if m.get("page_title") else m.get("page_id")
+    url = c.page_url(data, m.get("page_id"))
+    return (link(url, str(label)) if url else cell(label)).replace("|", "\\|")
+
+
 def _checks(data: Data) -> str:
     checks = data.get("checks", [])
     if not checks:
         return ""
     rows = [
-        [cell(k.get("title")), cell(k.get("status")), cell(c.duration(k.get("elapsed_ms")))]
+        [
+            cell(k.get("title")),
+            cell(c.word(k.get("status"), c.CHECK_WORDS)),
+            cell(c.duration(k.get("elapsed_ms"))),
+        ]
         for k in checks
     ]
     return "## Checks\n\n" + table(["Check", "Status", "Time"], rows)

@@ -1,8 +1,9 @@
 """The report for a terminal, in the style of doctor tools (``flutter doctor``, ``brew doctor``).
 
-One line per check, dataset, scope and macro, marked ``[✓]``, ``[!]``, ``[✗]`` or ``[–]`` (not
-judged), with the numbers of the findings that name it. Then what is wrong, worst first, with the
-fix indented under each finding, and a last summary line::
+The verdict line first, then what to fix: each root cause, worst first, with why, who must act
+and the fix (said once), and the titles of the findings that follow from it folded beneath. Then
+one line per check, dataset, scope and macro, marked ``[✓]``, ``[!]``, ``[✗]`` or ``[–]`` (not
+judged), with the numbers of the root causes that name it, and a last summary line::
 
     broken: 3 failures, 2 warnings — suggested Sev 2
 
@@ -53,18 +54,19 @@ class Line:
     refs: Sequence[int] = ()
 
 
-def render(report: Report | Data, *, color: bool = False) -> str:
+def render(report: Report | Data, *, color: bool = False, audience: str = "support") -> str:
     """The report as terminal text; ANSI colours only when ``color`` is true."""
     data = _printable(c.data_of(report))
     style = Style(color)
-    numbered = c.ordered_findings(data)
+    found = c.groups(data)
     blocks = [
         _header(data, style),
+        _verdict(data, style),
+        _findings(data, found, style, audience),
         _section("Checks", _check_lines(data), style),
-        _section("Datasets", _dataset_lines(data, numbered), style),
-        _section("Scopes", _scope_lines(data, numbered), style),
-        _section("Macros", _macro_lines(data, numbered), style),
-        _findings(data, numbered, style),
+        _section("Datasets", _dataset_lines(data, found), style),
+        _section("Scopes", _scope_lines(data, found), style),
+        _section("Macros", _macro_lines(data, found), style),
         _closing(data, style),
         _summary(data, style),
     ]
@@ -88,17 +90,20 @@ def _header(data: Data, style: Style) -> str:
     space = f" · space {data['space_key']}" if data.get("space_key") else ""
     lines = [
         style("MuleSight diagnostics", "bold")
-        + f" · run {data.get('run_id')} · {data.get('generated_at')}"
+        + f" · run {data.get('run_id')} · {c.when(data, data.get('generated_at'))}"
         + (f" · {timing}" if timing else ""),
         f"{site}{space} · organization {c.organization_text(data)} · "
         f"control plane {data.get('control_plane')}",
     ]
     envs = ", ".join(f"{e.get('name')} ({e.get('type')})" for e in data.get("environments", []))
     lines.append(f"Environments: {envs or 'none listed'}")
-    up = c.upstream(data)
-    if up is not None:
-        lines.append(style(f"{c.SYMBOLS['bad']} {c.upstream_text(up)}", "bad"))
     return "\n".join(lines)
+
+
+def _verdict(data: Data, style: Style) -> str:
+    verdict = str(data.get("verdict"))
+    tone = c.tone(c.VERDICT_TONES, verdict)
+    return style(f"{c.VERDICT_WORDS.get(verdict, verdict)}: {c.headline(data)}", tone)
 
 
 def _section(title: str, lines: Sequence[Line], style: Style) -> str:
@@ -118,25 +123,25 @@ def _check_lines(data: Data) -> list[Line]:
         Line(
             c.tone(c.CHECK_TONES, k.get("status")),
             str(k.get("title") or k.get("id")),
-            c.word(k.get("status")),
+            c.word(k.get("status"), c.CHECK_WORDS),
         )
         for k in data.get("checks", [])
     ]
 
 
-def _dataset_lines(data: Data, numbered: Sequence[tuple[int, Data]]) -> list[Line]:
-    refs = c.finding_refs(numbered, "datasets")
+def _dataset_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
+    refs, tones = c.group_refs(found, "datasets"), c.item_tones(found, "datasets")
     lines = []
     for key, d in data.get("datasets", {}).items():
         reason = c.dataset_reason(d)
-        status = f"{d.get('coverage')}" + (f" ({reason})" if reason else "")
-        status += f" · cache {c.word(d.get('freshness'))}"
+        status = c.word(d.get("coverage")) + (f" ({reason})" if reason else "")
+        status += f" · cache {c.word(d.get('freshness'), c.FRESHNESS_WORDS)}"
         if d.get("stale_fallback"):
             status += " (serving the last good cache)"
         own = c.tone(c.COVERAGE_TONES, d.get("coverage"))
         lines.append(
             Line(
-                c.item_tone(own, refs.get(key, []), numbered),
+                c.item_tone(own, tones.get(key)),
                 str(d.get("name") or key),
                 status,
                 refs.get(key, []),
@@ -145,61 +150,64 @@ def _dataset_lines(data: Data, numbered: Sequence[tuple[int, Data]]) -> list[Lin
     return lines
 
 
-def _scope_lines(data: Data, numbered: Sequence[tuple[int, Data]]) -> list[Line]:
-    refs = c.finding_refs(numbered, "scopes")
+def _scope_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
+    refs, tones = c.group_refs(found, "scopes"), c.item_tones(found, "scopes")
     names = c.environment_names(data)
     lines = []
     for key, s in data.get("scopes", {}).items():
         if not c.scope_checked(s):
-            lines.append(Line("neutral", key, "not checked"))
+            lines.append(Line("neutral", key, c.scope_status_text(s)))
             continue
-        status = str(s.get("status"))
+        status = c.scope_status_text(s)
         if s.get("missing_in"):
             status += f" · missing in {c.places(s['missing_in'], names)}"
         own = c.tone(c.COVERAGE_TONES, s.get("status"))
-        lines.append(
-            Line(c.item_tone(own, refs.get(key, []), numbered), key, status, refs.get(key, []))
-        )
+        lines.append(Line(c.item_tone(own, tones.get(key)), key, status, refs.get(key, [])))
     return lines
 
 
-def _macro_lines(data: Data, numbered: Sequence[tuple[int, Data]]) -> list[Line]:
-    refs = c.finding_refs(numbered, "macros")
+def _macro_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
+    refs, tones = c.group_refs(found, "macros"), c.item_tones(found, "macros")
     lines = []
     for i, m in enumerate(data.get("macros", [])):
-        status = c.word(m.get("status")) + (f": {m['error']}" if m.get("error") else "")
+        status = c.word(m.get("status"), c.MACRO_WORDS) + (
+            f": {m['error']}" if m.get("error") else ""
+        )
+        url = c.page_url(data, m.get("page_id"))
+        status += f" · {url}" if url else ""
         own = c.tone(c.MACRO_TONES, m.get("status"))
         lines.append(
-            Line(
-                c.item_tone(own, refs.get(i, []), numbered),
-                c.macro_label(m),
-                status,
-                refs.get(i, []),
-            )
+            Line(c.item_tone(own, tones.get(i)), c.macro_label(m), status, refs.get(i, []))
         )
     return lines
 
 
-def _findings(data: Data, numbered: Sequence[tuple[int, Data]], style: Style) -> str:
-    if not numbered:
-        return (
-            style("What is wrong", "bold")
-            + "\n"
-            + f"{style.mark('good')} Nothing: no check failed or warned."
+def _findings(data: Data, found: Sequence[c.Group], style: Style, audience: str) -> str:
+    if not found:
+        return "\n".join(
+            [
+                style("What to fix", "bold"),
+                f"{style.mark('good')} Nothing: no check failed or warned.",
+                f"{INDENT}Still seeing errors in a macro? Reload the page; if it still fails, "
+                "send this report and a screenshot to MuleSight support.",
+            ]
         )
-    out = [style("What is wrong (worst first)", "bold")]
-    for number, f in numbered:
-        tone = c.tone(c.FINDING_TONES, f.get("status"))
+    out = [style("What to fix (root causes, worst first)", "bold")]
+    for g in found:
+        f = g.root
+        tone = c.tone(c.FINDING_TONES, c.group_status(g))
         word = c.FINDING_WORDS.get(str(f.get("status")), str(f.get("status")))
-        out.append(f"{style.mark(tone)} {number}. {style(word, tone)} {f.get('title')}")
+        out.append(f"{style.mark(tone)} {g.number}. {style(word, tone)} {f.get('title')}")
         out += _field("why", f.get("detail"))
-        out += _field("who", c.owner_label(f))
+        out += _field("who", c.owner_label(f, audience))
         out += _field("fix", f.get("remediation"), style)
-        cause = c.cause_of(f, numbered)
-        if cause is not None:
-            out += _field("cause", f"finding {cause[0]} ({cause[1].get('title')})")
         if f.get("doc_url"):
             out += _field("docs", f["doc_url"])
+        if g.consequences:
+            out.append(f"{INDENT}{c.affects_text(g)}:")
+            for x in g.consequences:
+                mark = style.mark(c.tone(c.FINDING_TONES, x.get("status")))
+                out.append(f"{INDENT}  {mark} {' '.join(str(x.get('title')).split())}")
     return "\n".join(out)
 
 
