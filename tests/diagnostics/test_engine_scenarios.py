@@ -99,7 +99,7 @@ def test_scope_granted_on_sandbox_only(report_of) -> None:
     # the failing macro points at its cause: the dataset and the missing scope
     macro_findings = [f for f in r["findings"] if f["id"] == "macro.error"]
     assert macro_findings
-    assert all(f["cause"] == "scope.partial:read:api_configuration" for f in macro_findings)
+    assert all(f["root"] == "scope.partial:read:api_configuration" for f in macro_findings)
     assert "read:api_configuration" in macro_findings[0]["detail"]
     assert (
         "Production (env-prod)" in finding(r, "scope.partial:read:api_configuration")["remediation"]
@@ -172,7 +172,7 @@ def test_macro_errors_caused_by_a_missing_scope(report_of) -> None:
     scope = r["scopes"]["read:api_policies"]
     assert scope["status"] == "none"
     errors = [f for f in r["findings"] if f["id"] == "macro.error"]
-    assert errors and all(f["cause"] == "scope.missing:read:api_policies" for f in errors)
+    assert errors and all(f["root"] == "scope.missing:read:api_policies" for f in errors)
     assert all(r["macros"][i]["status"] == "error" for f in errors for i in f["macros"])
 
 
