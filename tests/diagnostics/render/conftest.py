@@ -103,6 +103,7 @@ def scopes(overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]
             "impact": None,
             "reason": None,
             "checked": True,
+            "verified": True,
         }
         entry.update((overrides or {}).get(s.key, {}))
         if entry["status"] != "full":
@@ -200,7 +201,7 @@ def finding(
     }
 
 
-ADMIN = "Your Anypoint / Confluence administrator"
+ADMIN = "The customer's Anypoint / Confluence admin"
 MULESOFT = "MuleSoft (upstream platform)"
 SUPPORT = "MuleSight support"
 GRANT = (
@@ -210,7 +211,55 @@ GRANT = (
 )
 
 
+# The engine's reading order: each root cause, worst first, then what follows from it.
+BROKEN_ORDER = (
+    "upstream.outage",
+    "dataset.none:exchange",
+    "dataset.none:endpoints",
+    "scope.unverified:read:exchange",
+    "cache.stale_fallback:exchange",
+    "scope.partial:read:api_configuration",
+    "dataset.partial:api_manager",
+    "dataset.partial:api_security_posture",
+    "macro.error:api-manager-instance@98304/detailed",
+    "cache.stale:runtime_manager",
+)
+BROKEN_ROOTS = [
+    "upstream.outage",
+    "scope.partial:read:api_configuration",
+    "cache.stale:runtime_manager",
+]
+BROKEN_AFFECTS = {
+    "upstream.outage": {"findings": 4, "datasets": 2, "scopes": 1, "macros": 0},
+    "scope.partial:read:api_configuration": {
+        "findings": 3,
+        "datasets": 2,
+        "scopes": 1,
+        "macros": 1,
+    },
+    "cache.stale:runtime_manager": {"findings": 0, "datasets": 1, "scopes": 0, "macros": 0},
+}
+
+
 def broken_findings() -> list[dict[str, Any]]:
+    """The sample's findings in the engine's order, each with its root (and a root's counts)."""
+    by_key = {f["key"]: f for f in _broken_findings()}
+    ordered = [by_key[k] for k in BROKEN_ORDER]
+    for f in ordered:
+        root = f
+        while root["cause"] is not None:
+            root = by_key[root["cause"]]
+        f["root"] = root["key"]
+        if f["key"] in BROKEN_AFFECTS:
+            f["affects"] = BROKEN_AFFECTS[f["key"]]
+        if f["cause"] is not None and f["remediation"] == GRANT:
+            f["remediation"] = (
+                f"Follows from “{root['title']}”: fix that first; then reload the page."
+            )
+    return ordered
+
+
+def _broken_findings() -> list[dict[str, Any]]:
     upstream_cause = "upstream.outage"
     scope_cause = "scope.partial:read:api_configuration"
     return [
@@ -259,10 +308,10 @@ def broken_findings() -> list[dict[str, Any]]:
             cause=upstream_cause,
         ),
         finding(
-            "scope.missing",
+            "scope.unverified",
             "read:exchange",
             "fail",
-            "Scope read:exchange: missing",
+            "Scope read:exchange: could not be checked",
             "`read:exchange` could not be verified: its probes did not get an answer "
             "(unreachable).",
             "Fix the finding this one points at; the scope is checked again on the next run.",
@@ -306,7 +355,7 @@ def broken_findings() -> list[dict[str, Any]]:
             "runtime_manager",
             "warn",
             "Runtime Manager cache: stale",
-            "Last successful refresh 2026-11-22T04:10:00+11:00 (30 h ago) is older than the sync "
+            "The last successful refresh, 22 Nov 2026 04:10 AEDT (30 h ago), is older than the sync "
             "interval (24 h): the scheduled refresh is not keeping up or keeps failing.",
             "Run Refresh now in Confluence → Space settings → Integrations → MuleSight → "
             "Connection.",
@@ -351,10 +400,10 @@ def broken_findings() -> list[dict[str, Any]]:
             "warn",
             "Exchange: serving the last good cache because the refresh failed",
             "The last scheduled refresh failed, so MuleSight shows data from "
-            "2026-11-22T22:00:00+11:00.",
+            "22 Nov 2026 22:00 AEDT.",
             "Fix the finding that makes the refresh fail, then refresh the dataset (Refresh now).",
-            "mulesight_support",
-            SUPPORT,
+            "mulesoft",
+            MULESOFT,
             datasets=["exchange"],
             doc_url=f"{DOCS}/caches-and-refresh",
             cause=upstream_cause,
@@ -463,7 +512,7 @@ def broken_report_data() -> dict[str, Any]:
         "datasets": datasets,
         "scopes": scopes(
             {
-                "read:exchange": {"status": "none", "reason": "unreachable"},
+                "read:exchange": {"status": "none", "reason": "unreachable", "verified": False},
                 "read:api_configuration": {
                     "status": "partial",
                     "reason": "auth_blocked",
@@ -507,6 +556,7 @@ def broken_report_data() -> dict[str, Any]:
             },
         ],
         "findings": broken_findings(),
+        "root_causes": list(BROKEN_ROOTS),
         "checks": [
             {
                 "id": "connection",
@@ -543,7 +593,7 @@ def broken_report_data() -> dict[str, Any]:
             f"Major degradation: Exchange, Endpoints have no coverage on production environment "
             f"Production ({PROD})."
         ),
-        "summary": {"fail": 5, "warn": 5, "pass": 2},
+        "summary": {"fail": 5, "warn": 5, "pass": 2, "root_causes": 3, "consequences": 7},
         "upstream": {
             "control_plane": "us",
             "status_page": STATUS_PAGE,
@@ -594,6 +644,7 @@ def healthy_report_data() -> dict[str, Any]:
             }
         ],
         "findings": [],
+        "root_causes": [],
         "checks": [
             {
                 "id": "connection",
@@ -617,7 +668,7 @@ def healthy_report_data() -> dict[str, Any]:
         },
         "suggested_severity": "Sev 4",
         "severity_reason": "Diagnostics found no problem: informational or minor.",
-        "summary": {"fail": 0, "warn": 0, "pass": 2},
+        "summary": {"fail": 0, "warn": 0, "pass": 2, "root_causes": 0, "consequences": 0},
         "upstream": {
             "control_plane": "us",
             "status_page": STATUS_PAGE,
@@ -654,7 +705,7 @@ def strip_extras(data: dict[str, Any]) -> dict[str, Any]:
         for key in ("impact", "reason", "checked"):
             s.pop(key, None)
     for f in data["findings"]:
-        for key in ("owner_label", "cause", "key"):
+        for key in ("owner_label", "root", "affects"):
             f.pop(key, None)
     for m in data["macros"]:
         m.pop("page_title", None)

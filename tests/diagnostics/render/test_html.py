@@ -1,4 +1,4 @@
-"""The HTML page: self-contained, accessible, escaped, findings first."""
+"""The HTML page: self-contained, accessible, escaped, root causes first."""
 
 from __future__ import annotations
 
@@ -55,10 +55,11 @@ def test_self_contained(broken: Report) -> None:
         "video",
         "audio",
     }
-    allowed = {f["doc_url"] for f in broken.data["findings"]} | {
-        broken.data["site_url"],
-        broken.data["upstream"]["status_page"],
+    pages = {
+        f"{broken.data['site_url']}/pages/viewpage.action?pageId={m['page_id']}"
+        for m in broken.data["macros"]
     }
+    allowed = {f["doc_url"] for f in broken.data["findings"]} | pages | {broken.data["site_url"]}
     for tag, attrs in page.tags:
         for name, value in attrs.items():
             if value and re.match(r"\s*(https?:)?//", value):
@@ -81,7 +82,7 @@ def test_document_structure(broken: Report) -> None:
     assert [t for t, _ in page.tags].count("h1") == 1
     headings = re.findall(r"<h2 id=\"[a-z]+-h\">([^<(]+)", source)
     assert [h.strip() for h in headings] == [
-        "What is wrong",
+        "What to fix",
         "Dataset coverage",
         "Scopes",
         "Macros",
@@ -94,19 +95,25 @@ def test_document_structure(broken: Report) -> None:
     assert ths and all(attrs.get("scope") in ("col", "row") for attrs in ths)
 
 
-def test_findings_first_with_every_remediation(broken: Report) -> None:
+def test_root_causes_first_and_consequences_folded(broken: Report) -> None:
     source = html.render(broken)
-    assert source.index('id="findings"') < source.index('id="datasets"')
+    assert (
+        source.index('id="verdict"') < source.index('id="findings"') < source.index('id="datasets"')
+    )
     text = Page(source).text
     for finding in broken.data["findings"]:
-        assert " ".join(finding["remediation"].replace("`", "").split()) in text
         assert " ".join(finding["detail"].replace("`", "").split()) in text
         assert finding["title"] in text
+    for key in broken.data["root_causes"]:
+        root = next(f for f in broken.data["findings"] if f["key"] == key)
+        assert text.count(" ".join(root["remediation"].replace("`", "").split())) == 1
     assert "<code>read:api_configuration</code>" in source
-    heading = r'<h3 id="finding-\d+-h"><span class="badge (?:bad|warn)">.*?</span> (\w+)</span>'
-    words = re.findall(heading, source)
-    assert words == ["FAIL"] * 5 + ["WARN"] * 5
-    assert '<a href="#finding-6">Finding 6</a>' in source
+    heading = r'<h3 id="cause-(\d+)-h"><span class="badge (?:bad|warn)">.*?</span> (\w+)</span>'
+    assert re.findall(heading, source) == [("1", "FAIL"), ("2", "WARN"), ("3", "WARN")]
+    folded = source.split('id="cause-1"')[1].split('id="cause-2"')[0]
+    assert '<details class="consequences">' in folded
+    assert "<summary>4 findings follow from it (2 datasets, 1 scope affected)</summary>" in folded
+    assert 'data-key="scope.unverified:read:exchange"' in folded
 
 
 def test_every_badge_has_a_symbol_and_a_word(broken: Report) -> None:
@@ -119,14 +126,16 @@ def test_every_badge_has_a_symbol_and_a_word(broken: Report) -> None:
         assert re.fullmatch(r"[A-Za-z][A-Za-z ]*", word.strip()), word
     assert ("✗", "Broken") in badges
     assert (
-        ("!", "partial") in badges and ("✓", "fresh") in badges and ("–", "not rendered") in badges
+        ("!", "partial") in badges
+        and ("✓", "fresh") in badges
+        and ("–", "not rendered yet") in badges
     )
 
 
 def test_report_text_is_escaped(broken_data: dict[str, Any]) -> None:
     broken_data["findings"][0]["title"] = "<script>alert('x')</script>"
     broken_data["findings"][1]["remediation"] = "Run `<b>bold</b>` & check"
-    broken_data["findings"][2]["doc_url"] = "javascript:alert(1)"
+    broken_data["findings"][5]["doc_url"] = "javascript:alert(1)"
     source = html.render(Report(broken_data))
     assert "<script" not in source
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in source
@@ -137,9 +146,12 @@ def test_report_text_is_escaped(broken_data: dict[str, Any]) -> None:
 
 def test_healthy_and_minimal(healthy: Report, minimal: Report) -> None:
     healthy_page = Page(html.render(healthy)).text
-    assert "Verdict: ✓ Healthy — 0 failures, 0 warnings" in healthy_page
+    assert "✓ Healthy nothing to fix (every check passed)" in healthy_page
     assert "No check failed or warned." in healthy_page
+    assert "Still seeing errors in a macro?" in healthy_page
     assert "Upstream" not in healthy_page
     minimal_page = Page(html.render(minimal)).text
-    assert "Your Anypoint / Confluence administrator" in minimal_page
+    assert "The customer's Anypoint / Confluence admin" in minimal_page
+    admin_page = Page(html.render(minimal, audience="admin")).text
+    assert "You (Anypoint / Confluence admin)" in admin_page
     assert "None" not in minimal_page

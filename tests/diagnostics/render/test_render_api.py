@@ -16,7 +16,7 @@ from diagnostics.report import Report
 
 
 def test_formats() -> None:
-    assert FORMATS == ("text", "json", "markdown", "html")
+    assert FORMATS == ("text", "json", "markdown", "html", "ticket")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -64,7 +64,8 @@ def test_renderers_read_the_verdict_they_never_decide_it(broken_data: dict[str, 
     report = Report(broken_data)
     assert render(report, "text").splitlines()[-1].startswith("degraded: ")
     assert render(report, "text").endswith("suggested Sev 4")
-    assert "**Verdict: DEGRADED**" in render(report, "markdown")
+    assert "**Degraded: 3 things to fix" in render(report, "markdown")
+    assert render(report, "ticket").startswith("h3. (!) MuleSight diagnostics: Degraded")
     assert "Degraded</span>" in render(report, "html")
 
 

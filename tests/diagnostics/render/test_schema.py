@@ -205,7 +205,34 @@ def test_invalid_reports_name_the_field(
 def test_healthy_report_with_a_finding_must_not_say_healthy() -> None:
     data = healthy_report_data()
     data["findings"] = broken_report_data()["findings"][:1]
+    data["root_causes"] = ["upstream.outage"]
     with pytest.raises(ReportValidationError, match="verdict"):
+        validate_report(data)
+
+
+def test_causes_must_name_a_finding_and_never_loop() -> None:
+    data = broken_report_data()
+    data["findings"][1]["cause"] = "no.such:finding"
+    with pytest.raises(ReportValidationError, match=r"findings\[1\]\.cause: No finding"):
+        validate_report(data)
+    data = broken_report_data()
+    data["findings"][0]["cause"] = data["findings"][1]["key"]
+    data["root_causes"].remove("upstream.outage")
+    with pytest.raises(ReportValidationError, match="loops"):
+        validate_report(data)
+
+
+def test_root_causes_list_exactly_the_findings_without_a_cause() -> None:
+    data = broken_report_data()
+    data["root_causes"].pop()
+    with pytest.raises(ReportValidationError, match="root_causes"):
+        validate_report(data)
+
+
+def test_a_scope_says_whether_it_was_verified() -> None:
+    data = broken_report_data()
+    del data["scopes"]["read:exchange"]["verified"]
+    with pytest.raises(ReportValidationError, match=r"scopes\.read:exchange\.verified"):
         validate_report(data)
 
 

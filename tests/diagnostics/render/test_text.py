@@ -1,4 +1,4 @@
-"""Terminal output in the style of doctor tools."""
+"""Terminal output in the style of doctor tools: the verdict, then each root cause once."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_one_line_per_check_dataset_scope_and_macro(broken: Report) -> None:
         assert sum(line[4:].startswith(dataset["name"] + " ") for line in lines) == 1
     for scope in broken.data["scopes"]:
         assert sum(line[4:].startswith(scope + " ") for line in lines) == 1
-    macro_lines = [line for line in lines if "on page 983" in line and not FINDING_LINE.match(line)]
+    macro_lines = [line for line in lines if "on page 983" in line and line.startswith("[")]
     assert len(macro_lines) == 3
 
 
@@ -40,14 +40,14 @@ def test_symbols_follow_the_report(broken: Report) -> None:
     assert line_of("read:organization").startswith("[✓]")
     assert line_of("Required scopes").startswith("[✗]")
     assert line_of("Cache freshness").startswith("[!]")
-    assert line_of("API Manager").endswith("→ see 2, 6, 8")
+    assert line_of("API Manager").endswith("→ see 2")
     assert next(line for line in lines if "98320" in line).startswith("[–]")  # not rendered
 
 
-def test_fix_is_indented_under_each_finding(broken: Report) -> None:
+def test_fix_is_indented_under_each_root_cause(broken: Report) -> None:
     lines = text.render(broken).splitlines()
     starts = [i for i, line in enumerate(lines) if FINDING_LINE.match(line)]
-    assert len(starts) == len(broken.data["findings"])
+    assert len(starts) == len(broken.data["root_causes"])
     for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
         block = lines[start + 1 : end]
         fix = next(line for line in block if line.lstrip().startswith("fix: "))
@@ -57,16 +57,29 @@ def test_fix_is_indented_under_each_finding(broken: Report) -> None:
     assert " ".join(" ".join(first).split()).count("Check https://status.mulesoft.com") == 1
 
 
-def test_summary_line_is_last(broken: Report, healthy: Report, minimal: Report) -> None:
+def test_consequences_are_folded_as_titles(broken: Report) -> None:
+    out = text.render(broken)
+    block = out.split("1. FAIL Anypoint Platform")[1].split("2. WARN")[0]
+    assert "4 findings follow from it (2 datasets, 1 scope affected):" in block
+    assert "          [✗] Exchange: none coverage" in block
+    assert "Scope read:exchange: could not be checked" in block
+    assert "Wait for Anypoint" not in out  # a consequence's own fix is not repeated
+
+
+def test_verdict_line_comes_before_the_causes(broken: Report) -> None:
+    lines = text.render(broken).splitlines()
+    verdict = lines.index(
+        "Broken: 3 things to fix (7 findings follow from them; 5 failures, 5 warnings)"
+    )
+    assert verdict < lines.index("What to fix (root causes, worst first)")
+
+
+def test_summary_line_is_last(broken: Report, healthy: Report) -> None:
     assert (
         text.render(broken).splitlines()[-1] == "broken: 5 failures, 5 warnings — suggested Sev 2"
     )
     assert (
         text.render(healthy).splitlines()[-1] == "healthy: 0 failures, 0 warnings — suggested Sev 4"
-    )
-    # Without the engine's summary the counts come from the findings.
-    assert (
-        text.render(minimal).splitlines()[-1] == "broken: 5 failures, 5 warnings — suggested Sev 2"
     )
 
 
@@ -96,7 +109,8 @@ def test_control_characters_from_the_report_are_made_visible(broken_data: dict[s
     assert "error: line one line two\\x07" in out
 
 
-def test_upstream_and_redactions(broken: Report) -> None:
+def test_redactions_and_people_times(broken: Report) -> None:
     out = text.render(broken)
-    assert "✗ Upstream outage suspected on the us control plane" in out.splitlines()[3]
     assert "2 secret values removed before this report was written" in out
+    assert "· 23 Nov 2026 10:15 AEDT ·" in out.splitlines()[0]
+    assert "+11:00" not in out
