@@ -46,6 +46,7 @@ from diagnostics.policy import (
 from diagnostics.policy.config import DEFAULT_UPSTREAM_POLICY, TIERS
 from diagnostics.redaction import redact_text
 from diagnostics.render import render
+from diagnostics.render.ticket import render as render_ticket
 from diagnostics.report import Report
 from diagnostics.tickets import DETAILS_BY_KEY, TicketReading, read_ticket, ticket_document
 
@@ -55,7 +56,6 @@ ISSUE_CREATED = "jira:issue_created"
 VERDICT_ORDER = ("healthy", "degraded", "broken")
 COVERAGE_ORDER = ("full", "partial", "none")
 MULESOFT = "mulesoft"
-MAX_FINDINGS = 12
 _MARKER = re.compile(r"\[REDACTED:([a-z_]+)\]")
 _SITE_HOST = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\.atlassian\.net$")
 _SPACE_PATTERNS = (
@@ -92,12 +92,6 @@ CUSTOMER_ASKS = {
     "diagnostics_coverage": "The diagnostics coverage of that data (full, partial or none)",
     "screenshots_or_logs": "A screenshot or a log snippet, with passwords, secrets and tokens "
     "removed",
-}
-OWNER_NAMES = {
-    "customer_admin": "customer admin",
-    "mulesight_support": "MuleSight support",
-    "mulesight_engineering": "MuleSight engineering",
-    "mulesoft": "MuleSoft",
 }
 MULESOFT_SEVERITY = {"Sev 1": "S1", "Sev 2": "S2", "Sev 3": "S3", "Sev 4": "S4"}
 _ZONES = (
@@ -335,15 +329,12 @@ def _reported(result: UpstreamResult) -> datetime:
     return result.response_due.astimezone(ZoneInfo(result.report_timezone))
 
 
-def _finding_lines(findings: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = []
-    for number, f in enumerate(findings[:MAX_FINDINGS], start=1):
-        owner = OWNER_NAMES.get(f["owner"], f["owner"])
-        lines.append(f"{number}. **{f['status'].upper()}** {f['title']} (owner: {owner})")
-        lines.append(f"   Fix: {f['remediation']}")
-    if len(findings) > MAX_FINDINGS:
-        lines.append(f"… and {len(findings) - MAX_FINDINGS} more in report.md.")
-    return lines or ["No findings: every check passed."]
+def _summary_lines(reports: Sequence[Report]) -> list[str]:
+    """Each report's Jira-ready summary (``--format ticket``): root causes first, fix once."""
+    lines: list[str] = []
+    for report in reports:
+        lines += [*render_ticket(report, flavour="markdown").splitlines()[1:], ""]
+    return lines[:-1]
 
 
 def _upstream_lines(guidance: UpstreamGuidance) -> list[str]:
@@ -398,8 +389,8 @@ def internal_summary(
         f"space(s) {spaces}, run(s) {', '.join(run_ids)}. Full reports attached "
         "(report.json, report.md).",
         "",
-        "### Findings (worst first)",
-        *_finding_lines(findings),
+        "### What to fix (root causes, worst first)",
+        *_summary_lines(reports),
         "",
         f"### Suggested severity: {severity}",
         f"Why: {reason} A person decides.",

@@ -228,7 +228,9 @@ def test_end_to_end_exact_calls_and_redelivery_adds_none(
     assert run.requested_by == f"webhook:{KEY}"
     assert f"MuleSight diagnostics for {KEY}" in body
     assert "Verdict: broken" in body and run.id in body
-    assert "Findings (worst first)" in body and "owner: customer admin" in body
+    assert "What to fix (root causes, worst first)" in body
+    assert "*Who must act:* The customer's Anypoint / Confluence admin" in body
+    assert body.count("add the scope") == 1  # the root cause's fix, said once
     assert "Suggested severity: Sev 2" in body and "no coverage on production" in body
     assert "Australia/Melbourne" in body and "UTC" in body
     for due in ("Initial response due", "Next update due", "Resolution due"):
