@@ -13,6 +13,7 @@ cookie keeps only the token's name and role. Every POST form carries a per-sessi
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import re
 import secrets
@@ -56,9 +57,11 @@ from app.services.enrichment import attach_run
 from app.storage import runs as run_store
 from diagnostics.catalogue import DATASETS
 from diagnostics.engine import DEFAULT_DEADLINE_S
+from diagnostics.findings import Audience, people_time
 from diagnostics.policy import SlaResult, sla_for
 from diagnostics.render import _common as c
 from diagnostics.render import html as html_render
+from diagnostics.render import ticket as ticket_render
 from diagnostics.simulator import ScenarioError, builtin_scenarios
 from diagnostics.ticket_details import SUPPORT_TIMEZONE
 from diagnostics.tickets import DETAILS
@@ -196,17 +199,14 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
 
 
 @bp.app_template_filter("local_time")
-def local_time(value: Any, seconds: bool = False) -> str:
-    """A time in Melbourne with its offset: ``Mon 23 Nov 2026, 10:00 AEDT (UTC+11:00)``."""
+def local_time(value: Any) -> str:
+    """A time for people, in the site's zone to the minute: ``23 Nov 2026 10:00 AEDT``."""
     if not value:
         return ""
     when = value if isinstance(value, datetime) else _parse_time(str(value))
     if when is None:
         return str(value)
-    local = when.astimezone(_ZONE)
-    offset = local.strftime("%z")
-    clock = "%H:%M:%S" if seconds else "%H:%M"
-    return local.strftime(f"%a %d %b %Y, {clock} %Z") + f" (UTC{offset[:3]}:{offset[3:]})"
+    return people_time(when, SUPPORT_TIMEZONE) or str(value)
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -229,13 +229,17 @@ def path_breaks(value: Any) -> Markup:
 # -- the report, arranged for the pages (never deciding a status) -------------------------------
 
 
-def report_view(data: Mapping[str, Any]) -> dict[str, Any]:
-    """What the report partials read: the HTML renderer's rows plus the pages' extra columns."""
-    view = html_render.context(data)
-    numbered = c.ordered_findings(data)
-    by_dataset = c.finding_refs(numbered, "datasets")
-    by_macro = c.finding_refs(numbered, "macros")
-    titles = {n: f.get("title") for n, f in numbered}
+def report_view(data: Mapping[str, Any], audience: str = Audience.SUPPORT) -> dict[str, Any]:
+    """What the report partials read: the HTML renderer's rows plus the pages' extra columns.
+
+    Root causes come first with their consequences folded (``view.causes``); datasets and
+    macros point at the root cause they fold under. ``audience`` names the reader ("You").
+    """
+    view = html_render.context(data, audience)
+    found = c.groups(data)
+    by_dataset = c.group_refs(found, "datasets")
+    by_macro = c.group_refs(found, "macros")
+    titles = {g.number: g.root.get("title") for g in found}
     datasets = data.get("datasets", {})
     for row in view["datasets"]:
         failed = datasets.get(row["key"], {}).get("failed") or {}
@@ -253,11 +257,14 @@ def report_view(data: Mapping[str, Any]) -> dict[str, Any]:
         row["used_by"] = ", ".join(_DATASET_NAMES.get(k, k) for k in scope.get("used_by") or [])
         troubled = c.scope_checked(scope) and scope.get("status") in ("partial", "none")
         row["current_impact"] = scope.get("impact") if troubled else None
+        row["cause_links"] = c.group_refs(found, "scopes").get(row["key"], [])
     for row in view["macros"]:
         row["causes"] = [
             {"number": n, "title": titles[n]} for n in by_macro.get(row["number"] - 1, [])
         ]
-    view["ticket"] = ticket_preview(data)
+    view["healthy"] = data.get("verdict") == "healthy"
+    view["audience"] = str(audience)
+    view["ticket"] = ticket_preview(data, audience)
     return view
 
 
@@ -278,7 +285,16 @@ def _detail_value(details: Mapping[str, Any], key: str) -> str | None:
     return None if value in (None, "", []) else c.value_text(value)
 
 
-def ticket_preview(data: Mapping[str, Any]) -> dict[str, Any]:
+def _ask(ask: str, audience: str) -> str:
+    """What to add, in the reader's words: support asks the customer; the admin adds it."""
+    if audience != Audience.ADMIN:
+        return ask
+    if ask.startswith("Ask for "):
+        return "Add " + ask.removeprefix("Ask for ")
+    return "Say " + ask.removeprefix("Ask ") if ask.startswith("Ask ") else ask
+
+
+def ticket_preview(data: Mapping[str, Any], audience: str = Audience.SUPPORT) -> dict[str, Any]:
     """The policy's required ticket details: what this run filled in, what is still missing."""
     details = data.get("ticket_details") or {}
     rows = []
@@ -289,38 +305,25 @@ def ticket_preview(data: Mapping[str, Any]) -> dict[str, Any]:
                 "label": detail.label,
                 "filled": value is not None,
                 "value": value,
-                "ask": detail.ask,
+                "ask": _ask(detail.ask, audience),
                 "badge": _FILLED if value is not None else _MISSING,
             }
         )
     return {
         "rows": rows,
         "filled_count": sum(r["filled"] for r in rows),
-        "text": ticket_text(data, rows),
+        "text": ticket_text(data, rows, audience),
     }
 
 
-def ticket_text(data: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
-    """Plain text for a ticket, from the redacted report only."""
-    lines = ["MuleSight diagnostics — ticket details", ""]
+def ticket_text(
+    data: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], audience: str = Audience.SUPPORT
+) -> str:
+    """What "Copy for Jira" copies: the Jira-ready summary, then the ticket details (redacted)."""
+    lines = [ticket_render.render(data, audience=audience), "", "h4. Ticket details"]
     for row in rows:
         value = row["value"] if row["filled"] else f"(still to add) {row['ask']}"
-        lines.append(f"{row['label']}: {value}")
-    lines += [
-        "",
-        f"Verdict: {data.get('verdict')} ({c.tally(data)})",
-        f"Suggested severity: {data.get('suggested_severity')}",
-        f"Space: {data.get('space_key') or c.NOT_KNOWN}",
-        f"Diagnostics run: {data.get('run_id')}",
-    ]
-    numbered = c.ordered_findings(data)
-    if numbered:
-        lines += ["", "Findings (worst first):"]
-    for number, f in numbered:
-        word = c.FINDING_WORDS.get(str(f.get("status")), str(f.get("status")))
-        lines.append(f"{number}. [{word}] {f.get('title')}")
-        lines.append(f"   Who must act: {c.owner_label(f)}")
-        lines.append(f"   What to do: {f.get('remediation')}")
+        lines.append(f"* {row['label']}: {value}")
     return "\n".join(lines)
 
 
@@ -382,6 +385,7 @@ def report_page(
     space: Space,
     links: Links,
     run_id: str | None,
+    audience: str = Audience.SUPPORT,
     **extra: Any,
 ) -> str:
     """Render a report page: the chosen (or latest) run of ``space``, its history and diff."""
@@ -393,7 +397,7 @@ def report_page(
         raise storage.NotFound(f"No diagnostics run {chosen!r} for space {space.key!r}.")
     view = None
     if run is not None:
-        view = report_view(runs.report_of(run).data)
+        view = report_view(runs.report_of(run).data, audience)
         before = runs.previous_run(db, run)
         view["diff"] = diff_view(before, run) if before is not None else None
     page_facts = facts(installation, space, run)
@@ -587,6 +591,7 @@ def selfcheck(space_key: str | None = None) -> Rv:
         space,
         _selfcheck_links(installation, space),
         request.args.get("run") or None,
+        Audience.ADMIN,
         area="selfcheck",
         heading=f"Self-check: space {space.key}",
         spaces=[s.key for s in storage.list_spaces(get_session(), installation.id)],
@@ -601,7 +606,7 @@ def selfcheck_run(space_key: str) -> Rv:
     """Run diagnostics for the space, then show the new report."""
     _installation, space = _selfcheck_space(space_key)
     run = start_run(space, _selfcheck_actor())
-    anchor = "findings" if run is not None else None
+    anchor = "verdict" if run is not None else None
     return redirect(url_for("pages.selfcheck", space_key=space.key, _anchor=anchor), code=303)
 
 
@@ -669,6 +674,18 @@ def _console_links(installation: Installation, space: Space, principal: SupportP
     )
 
 
+def _reported_organizations(db: Session, installation_id: str) -> dict[str, str]:
+    """Each space's Anypoint organization (id and name) as its latest report names it."""
+    found: dict[str, str] = {}
+    for row in runs.list_runs(db, installation_id, limit=run_store.MAX_LIMIT):
+        if row.space_key and row.space_key not in found:
+            report = runs.report_of(runs.get_run(db, installation_id, row.id)).data
+            found[row.space_key] = " ".join(
+                str(report.get(k) or "") for k in ("organization_id", "organization_name")
+            )
+    return found
+
+
 def search_sites(db: Session, query: str) -> list[dict[str, Any]]:
     """Sites matching ``query`` (site URL, ids, or a space key), with their spaces."""
     installations = run_store.search_installations(db, query, limit=SEARCH_LIMIT)
@@ -677,11 +694,14 @@ def search_sites(db: Session, query: str) -> list[dict[str, Any]]:
         everything = run_store.search_installations(db, None, limit=run_store.MAX_LIMIT)
         all_spaces = run_store.spaces_by_installation(db, [i.id for i in everything])
         needle = query.casefold()
+        reported = {i.id: _reported_organizations(db, i.id) for i in everything}
         spaces = {
             i: [
                 s
                 for s in found
-                if needle in s.key.casefold() or needle in (s.organization_id or "").casefold()
+                if needle in s.key.casefold()
+                or needle in (s.organization_id or "").casefold()
+                or needle in reported[i].get(s.key, "").casefold()
             ]
             for i, found in all_spaces.items()
         }
@@ -788,7 +808,7 @@ def console_run(site: str, space_key: str) -> Rv:
     if run is not None:
         audit(principal.actor, "run.create", installation.id, space.key, run.id)
     return redirect(
-        url_for("pages.console_space", site=site, space_key=space.key, _anchor="findings"),
+        url_for("pages.console_space", site=site, space_key=space.key, _anchor="verdict"),
         code=303,
     )
 
@@ -837,14 +857,53 @@ def console_ticket() -> Rv:
     key = request.args.get("key", "").strip().upper()
     if not key:
         return redirect(url_for("pages.console"))
-    ticket, sla = ticket_due_times(get_session(), key)
+    db = get_session()
+    ticket, sla = ticket_due_times(db, key)
     audit(principal.actor, "ticket.read", ticket.installation_id, target=key)
     return render_template(
         "console/ticket.html",
         area="console",
         ticket=ticket,
         sla=sla_view(sla) if sla is not None else None,
+        reports=ticket_reports(db, ticket),
     )
+
+
+def ticket_reports(db: Session, ticket: Ticket) -> list[dict[str, Any]]:
+    """The diagnostics reports attached to a local ticket, as links to their console pages."""
+    if not ticket.installation_id:
+        return []
+    found: list[dict[str, Any]] = []
+    for attachment in ticket_store.ticket_detail(db, ticket.key).attachments:
+        if not attachment.name.endswith(".json"):
+            continue
+        content = ticket_store.attachment_content(db, ticket.key, attachment.id)
+        try:
+            report = json.loads(content.data)
+            run = runs.get_run(db, ticket.installation_id, str(report["run_id"]))
+        except (ValueError, KeyError, TypeError, storage.NotFound):
+            continue
+        space_key = report.get("space_key")
+        if not space_key or any(r["run_id"] == run.id for r in found):
+            continue
+        url = url_for(
+            "pages.console_space",
+            site=run_store.path_key(ticket.installation_id),
+            space_key=space_key,
+            run=run.id,
+            _anchor="verdict",
+        )
+        verdict = html_render.badge(c.VERDICT_TONES, run.verdict)
+        found.append(
+            {
+                "run_id": run.id,
+                "url": url,
+                "space_key": space_key,
+                "verdict": verdict,
+                "at": run.created_at,
+            }
+        )
+    return found
 
 
 _SLA_ROWS = (

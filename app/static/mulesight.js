@@ -15,6 +15,23 @@
         status.textContent = form.dataset.progress;
         status.hidden = false;
       }
+      // A bar and a seconds count that move while the run is under way (the status text above
+      // is announced once; the count is not, so screen readers are not flooded).
+      var bar = document.getElementById(form.dataset.progressBar || "");
+      var deadline = parseFloat(form.dataset.deadline || "0");
+      if (bar && deadline > 0) {
+        var started = Date.now();
+        var count = document.createElement("span");
+        count.className = "progress-count";
+        count.setAttribute("aria-hidden", "true");
+        bar.hidden = false;
+        bar.after(count);
+        window.setInterval(function () {
+          var seconds = Math.min(deadline, Math.floor((Date.now() - started) / 1000));
+          bar.value = seconds;
+          count.textContent = seconds + " s of up to " + deadline + " s";
+        }, 250);
+      }
       // Disabled controls are left out of the form data: disable once the data is taken.
       window.setTimeout(function () {
         form.querySelectorAll("button").forEach(function (button) {
@@ -23,6 +40,12 @@
       }, 0);
     });
   });
+
+  /* After a run the page opens at its verdict: focus it so screen readers read it out. */
+  var verdict = document.getElementById("verdict");
+  if (verdict && window.location.hash === "#verdict") {
+    verdict.focus();
+  }
 
   /* Copy buttons: the clipboard API, else select the text and copy it the old way. */
   function copyBySelection(field) {
@@ -46,7 +69,7 @@
       var report = function (ok) {
         if (!status) return;
         status.textContent = ok
-          ? "Copied. Paste it into your support ticket."
+          ? "Copied. Paste it into the Jira ticket."
           : "Could not copy: the text is selected below, press Ctrl+C (or ⌘C).";
       };
       if (navigator.clipboard && window.isSecureContext) {

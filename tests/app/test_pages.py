@@ -22,7 +22,7 @@ from app.services import demo, ticket_store
 from tests.app.conftest import make_app
 
 SITE = "https://sparrow.atlassian.net"
-SCOPE_FINDING = "Scope read:api_configuration: partly granted"
+SCOPE_FINDING = "Scope read:api_configuration: not granted for Production (env-prod)"
 
 
 @pytest.fixture
@@ -137,15 +137,15 @@ def test_run_shows_the_report(client: FlaskClient) -> None:
     html = run(client)
     text = plain(html)
     assert "Broken" in text and "Sparrow Logistics" in text
-    # Findings worst first, each with its status word and symbol, owner, fix and doc link.
-    words = re.findall(
-        r'<h3 id="finding-\d+-h"><span class="badge \w+ "><span aria-hidden="true">(.)</span> (\w+)',
-        html,
-    )
-    assert words[0] == ("✗", "FAIL")
-    assert [w for _s, w in words] == sorted((w for _s, w in words), key=lambda w: w != "FAIL")
-    assert "Your Anypoint / Confluence administrator" in text
-    assert "Caused by" in text and 'href="#finding-' in html
+    # The verdict leads; then the one root cause, its fix once, what follows folded beneath.
+    assert html.index('id="verdict"') < html.index('id="findings"')
+    assert "1 thing to fix (8 findings follow from it" in text
+    causes = re.findall(r'<h3 id="cause-(\d+)-h">.*?<span>\d+\. (.*?)</span></h3>', html)
+    assert causes == [("1", SCOPE_FINDING)]
+    assert "You (Anypoint / Confluence admin)" in text and "customer's admin" not in text
+    assert text.count("add the scope read:api_configuration") == 1
+    assert '<details class="consequences">' in html and 'href="#cause-1"' in html
+    assert "Ask for the steps to reproduce" not in text
     # The failing dataset, what partial data means, and the refused call.
     row = re.search(r'<tr id="dataset-api_manager">.*?</tr>', html, re.S)
     assert row
@@ -158,6 +158,7 @@ def test_run_shows_the_report(client: FlaskClient) -> None:
     assert "/apimanager/api/v1/organizations/{org_id}/environments/{env_id}/apis" in text
     # Macros and their cause.
     assert "403 from apis (Production)" in text
+    assert 'href="https://sparrow.atlassian.net/wiki/pages/viewpage.action?pageId=98304"' in html
     # Exports, history.
     assert "Download JSON" in text and "Download Markdown" in text and "Download HTML" in text
     assert "selfcheck:local-demo" in text
@@ -171,10 +172,13 @@ def test_ticket_preview_and_plain_text(client: FlaskClient) -> None:
     area = re.search(r'<textarea id="ticket-text"[^>]*>(.*?)</textarea>', html, re.S)
     assert area
     copy_text = unescape(area.group(1))
-    assert f"Customer site URL: {SITE}" in copy_text
-    assert "Dataset type: api_manager (API Manager)" in copy_text
-    assert "Reproduction steps: (still to add)" in copy_text
-    assert "<" not in copy_text  # plain text, not markup
+    assert copy_text.startswith("h3. (x) MuleSight diagnostics: Broken — 1 thing to fix")
+    assert "*Who must act:* You (Anypoint / Confluence admin)" in copy_text
+    assert f"* Customer site URL: {SITE}" in copy_text
+    assert "* Dataset type: api_manager (API Manager)" in copy_text
+    assert "* Reproduction steps: (still to add) Add the steps to reproduce it" in copy_text
+    assert "<" not in copy_text  # Jira wiki markup, not HTML
+    assert "Copy for Jira" in html
 
 
 def test_exports_are_the_stored_report(client: FlaskClient) -> None:
@@ -335,6 +339,8 @@ def test_console_search_run_attach_and_due_times(
     response = client.post("/console/sites/local-demo/spaces/OPS/run", data={"csrf_token": token_})
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "support:ada" in html
+    org = "6f1c0d7e-0b1a-4c55-9d1e-2a7f0c9b1a11"  # as the latest report names it
+    assert SITE in text_of(client.get(f"/console?q={org}"))
     match = re.search(r'action="(/console/sites/local-demo/runs/([0-9a-f-]{36})/attach)"', html)
     assert match
     response = client.post(match.group(1), data={"csrf_token": token_, "target": "new"})
@@ -345,9 +351,10 @@ def test_console_search_run_attach_and_due_times(
     due = text_of(client.get("/console/ticket?key=MSUP-1"))
     assert "Due times (Sev 2" in due
     for label in ("Initial response due", "Next update due", "Resolution due"):
-        assert re.search(
-            label + r" \w{3} \d{2} \w{3} \d{4}, \d{2}:\d{2} AE[DS]T \(UTC\+1[01]:00\)", due
-        )
+        assert re.search(label + r" \d{2} \w{3} \d{4} \d{2}:\d{2} AE[DS]T \d{4}-", due)
+    assert "Report for space OPS" in due  # the ticket page links the report attached to it
+    ticket_page = client.get("/console/ticket?key=MSUP-1").get_data(as_text=True)
+    assert f'run={match.group(2)}#verdict"' in unescape(ticket_page)
     assert client.get("/console/ticket?key=MSUP-404").status_code == 404
     export = client.get(f"/console/sites/local-demo/runs/{match.group(2)}/report.json")
     assert export.status_code == 200
