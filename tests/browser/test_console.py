@@ -9,12 +9,13 @@ import pytest
 
 from app.cli import token
 from tests.browser import requires_chromium
+from tests.browser.test_selfcheck import switch_scenario
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-MELBOURNE = re.compile(r"\d{2}:\d{2} AE[DS]T \(UTC\+1[01]:00\)")
+MELBOURNE = re.compile(r"\d{2} \w{3} \d{4} \d{2}:\d{2} AE[DS]T")
 
 
 def mint(live_server: Any, name: str, role: str) -> str:
@@ -47,6 +48,7 @@ def test_support_signs_in_runs_attaches_and_reads_due_times(
     context: Any, page: Any, live_server: Any, shot: Any
 ) -> None:
     secret = mint(live_server, "ada@support", "support")
+    switch_scenario(page, "api-manager-sandbox-only")  # a report with something to attach
 
     page.goto("/console")
     page.get_by_label("Support token").fill("mst_00000000_" + "x" * 43)
@@ -126,3 +128,30 @@ def test_console_fits_a_narrow_window(browser: Any, live_server: Any, shot: Any)
         shot(page, "375")
     finally:
         context.close()
+
+
+def test_organization_id_finds_the_site_and_a_ticket_links_its_report(
+    page: Any, live_server: Any
+) -> None:
+    switch_scenario(page, "api-manager-sandbox-only")  # a report with something to attach
+    sign_in(page, mint(live_server, "oli@support", "support"))
+    page.goto("/console/sites/local-demo/spaces/OPS")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Run diagnostics").click()
+    expect(page.locator("#verdict")).to_be_focused()
+    link = page.get_by_role("link", name="Download JSON")
+    org = page.evaluate("href => fetch(href).then(r => r.json())", link.get_attribute("href"))
+    page.goto(f"/console?q={org['organization_id']}")
+    expect(page.locator("main")).to_contain_text("https://sparrow.atlassian.net")
+
+    page.goto("/console/sites/local-demo/spaces/OPS")
+    page.get_by_label("Create a new local ticket").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Attach to a ticket").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="See its due times").click()
+    report = page.locator("#reports").get_by_role("link", name=re.compile("Report for space OPS"))
+    with page.expect_navigation():
+        report.click()
+    expect(page.locator("#verdict")).to_be_focused()
+    assert org["run_id"] in page.url

@@ -1,0 +1,97 @@
+"""axe-core on the self-check page and the support console: no accessibility violation.
+
+axe-core comes from npm (never a CDN): ``.ci/run`` installs it and sets ``MULESIGHT_AXE_DIR``;
+without it the fixture installs it once into a cache folder with npm.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import requires_chromium
+from tests.browser.test_console import mint, sign_in
+from tests.browser.test_selfcheck import switch_scenario
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+sync_api = pytest.importorskip("playwright.sync_api")
+
+AXE_CACHE = Path.home() / ".cache" / "mulesight" / "axe-core"
+AXE_FILE = Path("node_modules") / "axe-core" / "axe.min.js"
+SCENARIOS = ("api-manager-sandbox-only", "healthy")
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    folder = Path(os.environ.get("MULESIGHT_AXE_DIR") or AXE_CACHE)
+    if not (folder / AXE_FILE).exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(folder),
+                "axe-core@4",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0 or not (folder / AXE_FILE).exists():
+            pytest.skip(f"axe-core could not be installed with npm: {done.stderr.strip()[:200]}")
+    return (folder / AXE_FILE).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def axe_page(browser: Any, live_server: Any) -> Any:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, base_url=live_server.base_url, bypass_csp=True
+    )
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def violations(page: Any, source: str) -> list[str]:
+    """axe's violations on the current page (WCAG 2.1 A/AA and best practices), one line each."""
+    page.add_script_tag(content=source)
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']}: {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+    ]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_self_check_page_has_no_violation(axe_page: Any, axe_source: str, scenario: str) -> None:
+    switch_scenario(axe_page, scenario)
+    assert violations(axe_page, axe_source) == []
+
+
+def test_console_pages_have_no_violation(axe_page: Any, axe_source: str, live_server: Any) -> None:
+    switch_scenario(axe_page, "api-manager-sandbox-only")  # a report with something to attach
+    sign_in(axe_page, mint(live_server, "axe@support", "support"))
+    assert violations(axe_page, axe_source) == []
+    axe_page.goto("/console?q=sparrow")
+    assert violations(axe_page, axe_source) == []
+    axe_page.goto("/console/sites/local-demo/spaces/OPS")
+    with axe_page.expect_navigation():
+        axe_page.get_by_role("button", name="Run diagnostics").click()
+    assert violations(axe_page, axe_source) == []
+    axe_page.get_by_label("Create a new local ticket").check()
+    with axe_page.expect_navigation():
+        axe_page.get_by_role("button", name="Attach to a ticket").click()
+    with axe_page.expect_navigation():
+        axe_page.get_by_role("link", name="See its due times").click()
+    assert violations(axe_page, axe_source) == []
