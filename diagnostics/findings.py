@@ -246,8 +246,9 @@ def _root_of(finding: Finding, by_key: dict[str, Finding]) -> tuple[Finding, int
 
 def _follow_up(finding: Finding, root: Finding) -> str:
     """A consequence's remediation: it follows from the root cause, whose fix is said once."""
-    then = finding.after_fix or "this clears on the next run"
-    return f"Follows from “{root.title}”: fix that first; then {then}"
+    if finding.after_fix:
+        return f"Follows from “{root.title}”: fix that first, then {finding.after_fix}"
+    return f"Follows from “{root.title}”: fixing that fixes this too."
 
 
 def _affects(root: Finding, members: Sequence[Finding]) -> dict[str, int]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from diagnostics.catalogue import PROBES_BY_KEY, SCOPES_BY_KEY, scope_used_by
+from diagnostics.catalogue import DATASET_KEYS, PROBES_BY_KEY, SCOPES_BY_KEY, scope_used_by
 from diagnostics.evaluation import DatasetResult, ScopeResult
 from diagnostics.findings import (
     CONNECTED_APP_SCOPES,
@@ -90,7 +90,11 @@ class RuleContext:
         if self.credentials_failed or self.upstream.suspected:
             return {}
         places: dict[str, list[ProbeRecord]] = {}
-        for r in self.records:
+        order = {key: i for i, key in enumerate(DATASET_KEYS)}
+        in_catalogue_order = sorted(
+            self.records, key=lambda r: (order.get(r.probe.dataset, 99), r.probe.key, r.path)
+        )
+        for r in in_catalogue_order:
             if _unanswered(r):
                 places.setdefault(r.environment_id or "organization", []).append(r)
         return places

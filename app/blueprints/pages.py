@@ -282,6 +282,8 @@ def _detail_value(details: Mapping[str, Any], key: str) -> str | None:
         name = _DATASET_NAMES.get(str(details[key]))
         return f"{details[key]} ({name})" if name else str(details[key])
     value = details.get(key)
+    if key in c.PEOPLE_TIMES and value:
+        return local_time(value)
     return None if value in (None, "", []) else c.value_text(value)
 
 

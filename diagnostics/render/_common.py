@@ -93,6 +93,7 @@ BY_HAND = {
     "screenshots_or_logs": "screenshots or log snippets without sensitive data",
 }
 NOT_KNOWN = "not known"
+PEOPLE_TIMES = frozenset({"timestamp", "last_refresh"})  # ticket details that are times
 
 
 def data_of(report: Report | Data) -> Data:
@@ -305,7 +306,10 @@ def ticket_rows(data: Data) -> list[tuple[str, str]]:
         k for k in details if k not in TICKET_LABELS
     ]
     return [
-        (TICKET_LABELS.get(k, k.replace("_", " ").capitalize()), value_text(details[k]))
+        (
+            TICKET_LABELS.get(k, k.replace("_", " ").capitalize()),
+            when(data, details[k]) or NOT_KNOWN if k in PEOPLE_TIMES else value_text(details[k]),
+        )
         for k in keys
     ]
 
