@@ -47,12 +47,25 @@ def test_degraded_exits_4(tmp_path: Path) -> None:
         ("markdown", "# "),
         ("html", "<!DOCTYPE html>"),
         ("text", "✗"),
+        ("ticket", "h3. (x) MuleSight diagnostics: Broken"),
     ],
 )
 def test_every_format(fmt: str, marker: str) -> None:
     result = invoke("--scenario", "api-manager-sandbox-only", "--format", fmt)
     assert marker in result.stdout
     assert "read:api_configuration" in result.stdout
+
+
+def test_ticket_format_is_a_short_jira_summary() -> None:
+    result = invoke("--scenario", "invalid-credentials", "--format", "ticket")
+    assert result.exit_code == 3
+    lines = result.stdout.splitlines()
+    assert len(lines) <= 20
+    assert lines[2] == (
+        "h4. 1. (x) FAIL: Anypoint rejected the connected app's client id or secret"
+    )
+    assert "*Who must act:* The customer's Anypoint / Confluence admin" in result.stdout
+    assert "the full report is attached" in lines[-1]
 
 
 def test_output_file(tmp_path: Path) -> None:
