@@ -45,6 +45,7 @@ CONTENT_TYPES: Mapping[str, str] = {
     "markdown": "text/markdown; charset=utf-8",
     "html": "text/html; charset=utf-8",
     "text": "text/plain; charset=utf-8",
+    "ticket": "text/plain; charset=utf-8",  # Jira wiki markup
 }
 
 __all__ = [
@@ -208,7 +209,7 @@ def report_of(run: DiagnosticRun) -> Report:
 
 
 def render_run(run: DiagnosticRun, fmt: str) -> tuple[str, str]:
-    """The run's report as ``fmt`` (json, markdown, html, text) and its content type."""
+    """The run's report as ``fmt`` (json, markdown, html, text, ticket) and its content type."""
     return render(report_of(run), fmt), CONTENT_TYPES[fmt]
 
 

@@ -31,6 +31,7 @@ CONTENT_TYPES = {
     "markdown": "text/markdown; charset=utf-8",
     "html": "text/html; charset=utf-8",
     "text": "text/plain; charset=utf-8",
+    "ticket": "text/plain; charset=utf-8",
 }
 
 
@@ -144,7 +145,7 @@ def test_runs_need_a_forge_token(client: FlaskClient) -> None:
 # -- reading runs -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["json", "markdown", "html", "text"])
+@pytest.mark.parametrize("fmt", ["json", "markdown", "html", "text", "ticket"])
 def test_report_formats(client: FlaskClient, forge_headers: Headers, fmt: str) -> None:
     run = start_run(client, forge_headers(SITE_A))
     response = client.get(f"{URL}/{run['id']}?format={fmt}", headers=forge_headers(SITE_A))
