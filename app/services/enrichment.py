@@ -33,7 +33,7 @@ from app.models import DiagnosticRun, Installation, Space, WebhookEvent
 from app.services import outbox
 from app.services import ticket_store as store
 from app.services.connectors import TARGET_LOCAL
-from app.services.runs import report_of, run_for_site, run_for_space
+from app.services.runs import fresh_run_for_space, report_of
 from app.tickets import Attachment, TicketData
 from diagnostics.anypoint.controlplanes import status_page_url
 from diagnostics.policy import (
@@ -531,13 +531,10 @@ def _runs(
         for s in session.scalars(select(Space).where(Space.installation_id == installation.id))
     }
     named = [configured[k.upper()] for k in space_keys_in(text) if k.upper() in configured]
-    if not named:
-        return run_for_site(
-            session, installation, config=config, box=box, requested_by=requested_by
-        )
+    spaces = named or sorted(configured.values(), key=lambda s: s.key)
     return [
-        run_for_space(session, space, config=config, box=box, requested_by=requested_by)
-        for space in dict.fromkeys(named)
+        fresh_run_for_space(session, space, config=config, box=box, requested_by=requested_by)
+        for space in dict.fromkeys(spaces)
     ]
 
 
