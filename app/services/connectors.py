@@ -4,6 +4,7 @@ else the local ticket store (service.md)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -110,13 +111,16 @@ def dispatch_pending(
     session_factory: Callable[[], Session],
     *,
     prefix: str | None = None,
-    worker: str = "worker",
+    worker: str | None = None,
 ) -> DispatchReport:
     """Deliver what is due now with the configured connectors; returns the dispatch report."""
     factory = ConnectorFactory(config, shared=True)
     try:
         dispatcher = Dispatcher(
-            session_factory, factory, policy=RetryPolicy.from_config(config), worker=worker
+            session_factory,
+            factory,
+            policy=RetryPolicy.from_config(config),
+            worker=f"{worker or 'job'}-pid{os.getpid()}",  # claims say which process holds them
         )
         return dispatcher.run_once(prefix=prefix)
     finally:
