@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from werkzeug.serving import run_simple
 
@@ -75,6 +75,7 @@ def serve_gunicorn(bind: str, workers: int) -> None:
     show_default=True,
     help="Worker processes on this host (each runs one job at a time and a sweeper).",
 )
+@with_appcontext
 def worker(processes: int) -> None:
     """Run background workers on the Redis queue (MULESIGHT_REDIS_URL required).
 
@@ -83,7 +84,7 @@ def worker(processes: int) -> None:
     """
     from app.queue.worker import child_command, run_worker, supervise
 
-    app = _load_app()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config.get("MULESIGHT_REDIS_URL"):
         raise InputError("mulesight worker needs MULESIGHT_REDIS_URL (the Redis job queue)")
     if processes == 1:

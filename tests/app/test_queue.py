@@ -383,3 +383,47 @@ def test_a_redis_outage_at_wake_up_loses_nothing(app: Flask) -> None:
     finally:
         jobs.JOBS.pop("test_noop", None)
     assert row(app, job_id).status == "queued"  # the sweeper wakes it once Redis is back
+
+
+# -- a burst from one site shares one diagnosis ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("window", "runs"), [(300, 1), (0, 3)])
+def test_a_burst_of_tickets_from_one_site_shares_one_fresh_diagnosis(
+    app: Flask, client: FlaskClient, window: int, runs: int
+) -> None:
+    from app.models import DiagnosticRun
+
+    app.config["MULESIGHT_SHARED_DIAGNOSIS_S"] = window
+    with app.extensions["db"].session() as session:
+        site(session, ("OPS", "healthy"))
+        keys = [ticket_store.create_ticket(session, summary=f"t{n}").key for n in range(3)]
+    for number, key in enumerate(keys):
+        payload = issue_created(key=key)
+        payload["issue"]["id"] = str(30000 + number)
+        assert post(client, payload).status_code == 202
+    with app.extensions["db"].session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(DiagnosticRun)) == runs
+        assert set(session.scalars(sa.select(WebhookEvent.status))) == {"done"}
+        for key in keys:
+            assert len(ticket_store.ticket_detail(session, key).comments) == 2
+
+
+# -- the commands ------------------------------------------------------------------------------------
+
+
+def test_worker_needs_redis(app: Flask) -> None:
+    from app.cli import worker
+
+    result = app.test_cli_runner().invoke(worker, [])
+    assert result.exit_code == 2
+    assert "MULESIGHT_REDIS_URL" in result.output
+
+
+def test_serve_and_worker_document_their_options(app: Flask) -> None:
+    from app.cli import serve, worker
+
+    runner = app.test_cli_runner()
+    assert "--workers" in runner.invoke(serve, ["--help"]).output
+    assert "--processes" in runner.invoke(worker, ["--help"]).output
+    assert runner.invoke(serve, ["--workers", "0"]).exit_code == 2
