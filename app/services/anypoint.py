@@ -7,8 +7,10 @@ code, mounted as a transport adapter. In ``live`` mode the space's own connectio
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import requests
@@ -47,12 +49,26 @@ def scenario_name(space: Space, config: Mapping[str, Any]) -> str:
     return space.scenario or config.get("MULESIGHT_SCENARIO") or DEFAULT_SCENARIO
 
 
+_BUILTIN_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def scenario_named(name: str) -> Scenario:
+    """The scenario ``name``: built-in ones parsed once per process (a run per ticket re-read
+    and re-validated the same YAML), scenario files read each time (they may be edited)."""
+    return _builtin(name) if _BUILTIN_NAME.fullmatch(name) else load_scenario(name)
+
+
+@lru_cache(maxsize=32)
+def _builtin(name: str) -> Scenario:
+    return load_scenario(name)
+
+
 def anypoint_for(space: Space, box: SecretBox, config: Mapping[str, Any]) -> SpaceAnypoint:
     """The space's Anypoint. Raises ``ScenarioError`` for a bad scenario name in simulated mode."""
     connection = connection_for(space, box)
     if not is_simulated(config):
         return SpaceAnypoint(connection)
-    scenario = load_scenario(scenario_name(space, config))
+    scenario = scenario_named(scenario_name(space, config))
     base_url = resolve_base_url(scenario.control_plane)
     connection = replace(
         connection,

@@ -10,7 +10,7 @@ what to file with MuleSoft and what to expect). An unknown site gets one interna
 so, nothing else.
 
 :func:`attach_run` enqueues a stored run's report for a ticket (``mulesight attach``). Every text
-is redacted here and again by the outbox before it leaves.
+is redacted once: comment texts here, reports when they were stored (the outbox is told so).
 """
 
 from __future__ import annotations
@@ -644,8 +644,15 @@ def attach_run(
 def _comment(
     session: Session, result: Enrichment, key: str, body: str, *, public: bool, now: datetime
 ) -> None:
-    outbox.enqueue_comment(
-        session, key, target=result.target, ticket=result.ticket, body=body, public=public, now=now
+    outbox.enqueue_comment(  # every body here went through redact_text
+        session,
+        key,
+        target=result.target,
+        ticket=result.ticket,
+        body=body,
+        public=public,
+        now=now,
+        redacted=True,
     )
     result.messages.append(key)
 
@@ -653,8 +660,15 @@ def _comment(
 def _attach(
     session: Session, result: Enrichment, key: str, files: list[Attachment], *, now: datetime
 ) -> None:
-    outbox.enqueue_attachments(
-        session, key, target=result.target, ticket=result.ticket, files=files, public=False, now=now
+    outbox.enqueue_attachments(  # renders of stored reports, redacted when they were stored
+        session,
+        key,
+        target=result.target,
+        ticket=result.ticket,
+        files=files,
+        public=False,
+        now=now,
+        redacted=True,
     )
     result.messages.append(key)
 

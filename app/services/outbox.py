@@ -106,8 +106,13 @@ def enqueue(
     operation: str,
     payload: Mapping[str, Any],
     now: datetime | None = None,
+    redacted: bool = False,
 ) -> OutboxMessage:
     """Add a message to the caller's transaction (no commit); an existing key is returned as is.
+
+    The payload is redacted here unless the caller says it is ``redacted`` already (texts it
+    passed through :func:`~diagnostics.redaction.redact_text`, renders of a stored report):
+    each text is redacted once on its way out, not at every hop.
 
     Two transactions racing on one key: the second fails on the unique index at commit, and its
     caller rolls back — the first one's messages stand.
@@ -124,7 +129,7 @@ def enqueue(
         idempotency_key=idempotency_key,
         target=target,
         operation=operation,
-        payload=Redactor().redact(dict(payload)),
+        payload=dict(payload) if redacted else Redactor().redact(dict(payload)),
         status=PENDING,
         attempts=0,
         next_attempt_at=now or utcnow(),
@@ -142,6 +147,7 @@ def enqueue_comment(
     body: str,
     public: bool,
     now: datetime | None = None,
+    redacted: bool = False,
 ) -> OutboxMessage:
     return enqueue(
         session,
@@ -150,6 +156,7 @@ def enqueue_comment(
         operation=COMMENT,
         payload={"ticket": ticket, "body": body, "public": public},
         now=now,
+        redacted=redacted,
     )
 
 
@@ -162,6 +169,7 @@ def enqueue_attachments(
     files: Sequence[Attachment],
     public: bool,
     now: datetime | None = None,
+    redacted: bool = False,
 ) -> OutboxMessage:
     """Text files are stored (redacted) as text, anything else base64-encoded."""
     return enqueue(
@@ -171,6 +179,7 @@ def enqueue_attachments(
         operation=ATTACH,
         payload={"ticket": ticket, "files": [_file_payload(f) for f in files], "public": public},
         now=now,
+        redacted=redacted,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -122,7 +122,7 @@ def run_for_space(
         )
     finally:
         anypoint.close()
-    data = _final(report, notes, [anypoint.connection.client_secret, system_token])
+    data = _final(report, notes, system_token)
     run = DiagnosticRun(
         id=run_id,
         installation_id=space.installation_id,
@@ -164,12 +164,16 @@ def _live_pages(
     return None
 
 
-def _final(report: Report, notes: Sequence[str], secrets: Iterable[str | None]) -> dict[str, Any]:
-    """The report to store: notes added, then redacted once more and validated (defence in depth)."""
+def _final(report: Report, notes: Sequence[str], system_token: str | None) -> dict[str, Any]:
+    """The report to store: the engine's (redacted, with the connection's secret and tokens, and
+    validated) as is — or, when this service added notes or held a Forge system token, redacted
+    once more for those and validated again."""
+    if not notes and not system_token:
+        return dict(report.data)
     data = dict(report.data)
     if notes:
         data["notes"] = list(notes)
-    return validate_report(redact_report(data, known_secrets=secrets))
+    return validate_report(redact_report(data, known_secrets=[system_token]))
 
 
 def run_for_site(
