@@ -117,6 +117,8 @@ def run_for_space(
                 now=now,
                 session=anypoint.session,
                 run_id=run_id,
+                rate_limiter=anypoint.rate_limiter,
+                token_cache=anypoint.token_cache,
             ),
             RunOptions(deadline_s=deadline),
         )
