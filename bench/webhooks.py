@@ -482,7 +482,7 @@ def main() -> None:
     finally:
         standin.stop()
     log(f"logs in {logs}")
-    print(json.dumps(figures))
+    print(json.dumps(figures, default=str).replace("NaN", "null"))  # strict JSON: no NaN
 
 
 if __name__ == "__main__":
