@@ -15,8 +15,9 @@ from typing import Any
 
 from flask import Flask
 
-from app.models import utcnow
+from app.clock import EXTENSION as CLOCK_EXTENSION
 from app.queue import store
+from diagnostics.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ def job(name: str) -> Callable[[JobFunction], JobFunction]:
 
 
 def clock_of(app: Flask) -> Clock:
-    """The app's clock (``MULESIGHT_CLOCK`` when a test sets one), else the real UTC time."""
-    return app.config.get("MULESIGHT_CLOCK") or utcnow
+    """The app's clock (:mod:`app.clock`; a test injects its own), usable outside a context."""
+    return app.extensions.get(CLOCK_EXTENSION, utcnow)
 
 
 def execute(app: Flask, job_id: int, worker: str) -> str | None:

@@ -30,7 +30,7 @@ POLICY = store.JobPolicy(lease=LEASE, max_attempts=3, base_delay=timedelta(secon
 
 
 class Clock:
-    """A settable clock, handed to the app as ``MULESIGHT_CLOCK``."""
+    """A settable clock that stands still (the conftest's ``app_config`` hands it to the app)."""
 
     def __init__(self, now: datetime = NOW) -> None:
         self.now = now
@@ -53,7 +53,6 @@ def app_config(app_config: dict[str, Any], clock: Clock) -> dict[str, Any]:
         **app_config,
         "MULESIGHT_JOB_QUEUE": "sync",
         "MULESIGHT_WEBHOOK_SECRET": "s3cret-hook",
-        "MULESIGHT_CLOCK": clock,
     }
 
 
