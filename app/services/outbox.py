@@ -69,6 +69,15 @@ def utcnow() -> datetime:
     return clock.now()
 
 
+def _app_clock() -> Clock:
+    """The current app's clock callable (the system clock outside an app context)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return current_app.extensions.get(clock.EXTENSION, utcnow)
+    return utcnow
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how late to try again. Delay n = min(max, base·2ⁿ⁻¹), jittered to 50–100 %."""
@@ -330,14 +339,15 @@ class Dispatcher:
         connector_factory: ConnectorFactory,
         *,
         policy: RetryPolicy | None = None,
-        clock: Clock = utcnow,
+        clock: Clock | None = None,
         rng: random.Random | None = None,
         worker: str = "worker",
     ) -> None:
         self.session_factory = session_factory
         self.connector_factory = connector_factory
         self.policy = policy or RetryPolicy()
-        self.clock = clock
+        # Bound now: deliveries run on pool threads, outside the caller's app context.
+        self.clock = clock or _app_clock()
         self.rng = rng or random.Random()
         self.worker = worker[:40]
 
