@@ -6,11 +6,12 @@ test can hand them its own app with ``app.test_cli_runner()``). Errors print one
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from werkzeug.serving import run_simple
 
@@ -18,6 +19,7 @@ from app import cli_dev, cli_settings, cli_tickets, create_app, storage
 from app.audit import audit
 from app.config import ConfigError
 from app.db import get_db, get_session
+from app.jobs import get_queue
 from app.models import SUPPORT_ROLES
 from app.storage.support_tokens import TokenNameTaken
 from diagnostics.commands import InputError, register_engine_commands
@@ -28,15 +30,70 @@ CLI_ACTOR = "cli"
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Production: gunicorn with N web processes (app/gunicorn_conf.py). "
+    "Without it: the development server with in-process jobs.",
+)
+def serve(host: str, port: int, workers: int | None) -> None:
     """Run the companion backend (embedded defaults: SQLite, simulated Anypoint)."""
     try:
-        app = create_app()
+        app = create_app()  # checks the configuration and applies the migrations once
     except ConfigError as exc:
         raise InputError(str(exc)) from None
     shown = f"[{host}]" if ":" in host else host
+    if workers is not None:
+        app.extensions["db"].dispose()
+        click.echo(f"MuleSight backend on http://{shown}:{port}/ ({workers} gunicorn workers)")
+        serve_gunicorn(f"{shown}:{port}", workers)
+        return
     click.echo(f"MuleSight backend on http://{shown}:{port}/ (Ctrl+C to stop)")
+    get_queue(app).start()
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def serve_gunicorn(bind: str, workers: int) -> None:
+    """gunicorn with the repository's settings (``app.gunicorn_conf``) on ``create_app()``."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    argv = ["gunicorn", "-c", "python:app.gunicorn_conf", "--bind", bind, "--workers", str(workers)]
+    argv.append("app:create_app()")
+    saved, sys.argv = sys.argv, argv
+    try:
+        WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
+    finally:
+        sys.argv = saved
+
+
+@click.command()
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes on this host (each runs one job at a time and a sweeper).",
+)
+@with_appcontext
+def worker(processes: int) -> None:
+    """Run background workers on the Redis queue (MULESIGHT_REDIS_URL required).
+
+    Runs until SIGTERM: each process finishes its current job, then exits. A process killed
+    outright loses nothing: its job is run again once its lease expires.
+    """
+    from app.queue.worker import child_command, run_worker, supervise
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("MULESIGHT_REDIS_URL"):
+        raise InputError("mulesight worker needs MULESIGHT_REDIS_URL (the Redis job queue)")
+    if processes == 1:
+        click.echo(f"MuleSight worker {os.getpid()} on {get_queue(app).name}", err=True)
+        run_worker(app)
+        return
+    app.extensions["db"].dispose()
+    click.echo(f"MuleSight workers: {processes} processes", err=True)
+    supervise(processes, child_command())
 
 
 @click.group()
@@ -111,7 +168,7 @@ def db_upgrade() -> None:
 
 def build_cli(group: click.Group) -> click.Group:
     """``group`` with the service's commands added."""
-    for command in (serve, token, db):
+    for command in (serve, worker, token, db):
         group.add_command(command)
     cli_tickets.register(group)  # attach, outbox
     cli_dev.register(group)  # forge-token

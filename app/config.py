@@ -143,6 +143,56 @@ SETTINGS: tuple[Setting, ...] = (
         "caller: tests and one-off commands).",
         one_of(*JOB_QUEUES),
     ),
+    # -- background work (docs/deploy.md) -----------------------------------------------------
+    Setting(
+        "MULESIGHT_QUEUE_NAME",
+        "mulesight",
+        "The RQ queue on Redis, and the prefix of every Redis key the service writes.",
+    ),
+    Setting("MULESIGHT_JOB_THREADS", 2, "Job threads of the in-process queue.", int),
+    Setting(
+        "MULESIGHT_JOB_LEASE_S",
+        60.0,
+        "How long a worker owns a running job before the sweeper gives it to another; also how "
+        "long a queued job waits for a worker before it is woken again.",
+        float,
+    ),
+    Setting(
+        "MULESIGHT_JOB_MAX_ATTEMPTS", 5, "Tries of a failing job before it is marked failed.", int
+    ),
+    Setting(
+        "MULESIGHT_SWEEP_INTERVAL_S",
+        10.0,
+        "Seconds between two passes of the sweeper (every worker process, and the in-process "
+        "queue) that wakes abandoned jobs and delivers due outbox messages.",
+        float,
+    ),
+    Setting(
+        "MULESIGHT_RUN_WAIT_S",
+        8.0,
+        "How long `POST /forge/v1/runs` waits for the run before answering 202 with its id.",
+        float,
+    ),
+    Setting(
+        "MULESIGHT_SHARED_DIAGNOSIS_S",
+        300.0,
+        "Tickets about one space share a diagnostics run this recent (0: a run per ticket).",
+        float,
+    ),
+    Setting(
+        "MULESIGHT_ANYPOINT_RATE_PER_S",
+        20.0,
+        "Anypoint calls per second per organization and host, across every process (live mode "
+        "with Redis).",
+        float,
+    ),
+    Setting(
+        "MULESIGHT_ANYPOINT_BURST",
+        40,
+        "Anypoint calls allowed at once above that rate, per organization and host.",
+        int,
+    ),
+    Setting("MULESIGHT_SERVE_THREADS", 8, "Threads per gunicorn web process.", int),
     Setting(
         "MULESIGHT_AUTO_MIGRATE",
         True,

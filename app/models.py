@@ -317,3 +317,31 @@ class OutboxMessage(Base):
     result: Mapped[dict[str, Any] | None]
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """A unit of background work: the record the queue only points at (design note 13).
+
+    ``key`` makes submitting twice a no-op (``"event:12"``, ``"run:<uuid>"``). ``status``:
+    ``queued`` → ``running`` → ``done`` or ``failed`` (gave up; ``error`` says why). While
+    ``running``, ``lease_until`` is the worker's lease; while ``queued``, it is when the sweeper
+    wakes the job again if no worker has taken it (a lost wake-up, a retry's backoff).
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index(None, "status", "lease_until"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    installation_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,13 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from diagnostics.anypoint import AnypointClient, HostRateLimiter, resolve_base_url
+from diagnostics.anypoint import (
+    AnypointClient,
+    CachedToken,
+    HostRateLimiter,
+    RateLimiter,
+    resolve_base_url,
+)
 from diagnostics.catalogue import CATALOGUE, Catalogue
 from diagnostics.clock import utcnow
 from diagnostics.evaluation import (
@@ -63,11 +69,16 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunInput:
+    """What one run looks at. ``rate_limiter`` and ``token_cache`` default to the run's own; a
+    service with many processes passes shared ones (one budget per organization)."""
+
     connection: Connection
     state: AppState = field(default_factory=AppState)
     now: datetime | None = None
     session: requests.Session | None = None
     run_id: str | None = None
+    rate_limiter: RateLimiter | None = None
+    token_cache: MutableMapping[Any, CachedToken] | None = None
 
 
 def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
@@ -81,7 +92,9 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
         connection,
         session=session,
         timeout=options.timeout,
-        rate_limiter=HostRateLimiter(options.rate_per_second, burst=options.concurrency),
+        rate_limiter=run.rate_limiter
+        or HostRateLimiter(options.rate_per_second, burst=options.concurrency),
+        token_cache=run.token_cache,
     )
     catalogue = options.catalogue
     plan = ProbePlan(

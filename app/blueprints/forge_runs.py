@@ -1,5 +1,9 @@
 """Forge routes for diagnostics runs of the caller's own spaces (``/forge/v1/runs``).
 
+A run is a background job: ``POST /runs`` waits a bounded time (``MULESIGHT_RUN_WAIT_S``) and
+answers 201 with the run, or 202 ``{"id", "state"}`` to poll with ``GET /runs/{id}`` — so no web
+worker is held for a run's whole deadline.
+
 The tenant is ``g.tenant`` from the verified token; a run or space of another tenant answers 404
 exactly as an unknown one does.
 """
@@ -10,7 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g
+from flask import Blueprint, Response, current_app, g, jsonify
 from sqlalchemy.orm import Session
 
 from app import storage
@@ -18,6 +22,7 @@ from app.auth import forge_required
 from app.crypto import secret_box
 from app.db import get_session
 from app.errors import ApiError
+from app.jobs import get_queue
 from app.models import DiagnosticRun
 from app.openapi import api_endpoint
 from app.schemas_runs import (
@@ -79,6 +84,16 @@ get:
           schema: {type: string}
         text/plain:
           schema: {type: string}
+    '202':
+      description: The run is not finished yet; poll again.
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [id, state]
+            properties:
+              id: {type: string}
+              state: {type: string, enum: [queued, running]}
 """
 
 
@@ -91,25 +106,58 @@ def documents_report_formats(view: Callable[..., Any]) -> Callable[..., Any]:
 @bp.post("/runs")
 @forge_required
 @api_endpoint(body=RunIn, response=RunOut, status=201, tags=TAGS, errors=(400, 401, 404, 409, 422))
-def create_run(body: dict[str, Any]) -> DiagnosticRun:
+def create_run(body: dict[str, Any]) -> DiagnosticRun | Response:
     """Run diagnostics for one of the caller's spaces and store the report.
 
-    The run finishes within 20 s whatever Anypoint does; the response holds the whole report.
+    The run is a background job; the request waits up to ``MULESIGHT_RUN_WAIT_S`` for it. A run
+    finished by then answers 201 with the whole report; otherwise 202 with
+    ``{"id", "state": "queued"|"running"}`` — poll ``GET /forge/v1/runs/{id}``.
+    ---
+    post:
+      responses:
+        '202':
+          description: The run is not finished yet; poll GET /forge/v1/runs/{id}.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [id, state]
+                properties:
+                  id: {type: string, description: The run id to poll.}
+                  state: {type: string, enum: [queued, running]}
     """
     session = get_session()
     space = storage.get_space(session, g.tenant.installation_id, body["space_key"])
-    try:
-        return runs.run_for_space(
-            session,
-            space,
-            config=current_app.config,
-            box=secret_box(),
-            requested_by=g.tenant.actor,
-            system_token=g.tenant.system_token,
-            api_base_url=g.tenant.api_base_url,
-        )
-    except ScenarioError as exc:
-        raise scenario_unavailable(exc) from None
+    queue = get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
+    run_id, job_id = runs.submit_run(
+        queue,
+        session,
+        space,
+        box=secret_box(),
+        requested_by=g.tenant.actor,
+        system_token=g.tenant.system_token,
+        api_base_url=g.tenant.api_base_url,
+    )
+    queue.wake(job_id)
+    state = runs.wait_for_run(
+        session,
+        g.tenant.installation_id,
+        run_id,
+        timeout_s=float(current_app.config.get("MULESIGHT_RUN_WAIT_S") or 0),
+    )
+    if state.run is not None:
+        return state.run
+    return pending_or_error(state)
+
+
+def pending_or_error(state: runs.RunState) -> Response:
+    """202 ``{"id", "state"}`` for a run not finished; the run's error for a failed one."""
+    if state.error is not None:
+        raise ApiError(int(state.error["status"]), state.error["code"], state.error["message"])
+    response = jsonify({"id": state.id, "state": state.state})
+    response.status_code = 202
+    response.headers["Location"] = f"{bp.url_prefix}/runs/{state.id}"
+    return response
 
 
 @bp.get("/runs")
@@ -127,9 +175,14 @@ def list_runs(query: dict[str, Any]) -> list[RunRow]:
 @api_endpoint(query=ReportFormatQuery, response=None, tags=TAGS)
 @documents_report_formats
 def get_run(run_id: str, query: dict[str, Any]) -> Response:
-    """One of the caller's runs: its report as JSON (default), Markdown, HTML or plain text."""
-    run = runs.get_run(get_session(), g.tenant.installation_id, run_id)
-    return report_response(run, query["format"])
+    """One of the caller's runs: its report as JSON (default), Markdown, HTML or plain text.
+
+    A run still going answers 202 ``{"id", "state": "queued"|"running"}``; a failed one its error.
+    """
+    state = runs.run_state(get_session(), g.tenant.installation_id, run_id)
+    if state.run is None:
+        return pending_or_error(state)
+    return report_response(state.run, query["format"])
 
 
 @bp.get("/runs/<run_id>/diff")

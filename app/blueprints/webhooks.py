@@ -2,9 +2,10 @@
 
 ``POST /webhooks/jsm``: the body must be signed (HMAC-SHA256 under ``MULESIGHT_WEBHOOK_SECRET``,
 ``X-Hub-Signature: sha256=<hex>``) and be a ``jira:issue_created`` event. It is stored (redacted)
-as a :class:`~app.models.WebhookEvent` keyed by its delivery id, then 202 is answered and the
-enrichment job runs through the job queue. A redelivery answers 202 and does nothing new (it
-only restarts the job of an event whose job failed or never finished).
+as a :class:`~app.models.WebhookEvent` keyed by its delivery id, together with its enrichment job
+(one transaction: nothing accepted is lost), then 202 is answered and a worker is woken. A
+redelivery answers 202 and does nothing new (it only queues again the job of an event whose job
+failed or waits for a retry).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import get_session
 from app.errors import ApiError
-from app.jobs import ENRICH_WEBHOOK_EVENT, get_queue
-from app.models import WebhookEvent, utcnow
+from app.jobs import ENRICH_WEBHOOK_EVENT, event_job_key, get_queue
+from app.models import WebhookEvent
 from app.openapi import api_endpoint
-from app.services.enrichment import DONE, FAILED, is_issue_created
+from app.queue import store as job_store
+from app.services.enrichment import DONE, is_issue_created
 from diagnostics.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,8 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 SIGNATURE_HEADER = "X-Hub-Signature"
 DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 MAX_DELIVERY_ID = 255
-# A redelivery re-runs an event whose job failed, or never finished within this (process died).
-STUCK_AFTER = timedelta(minutes=15)
+# A redelivery queues again a job in one of these states (a queued or running one goes on as is).
+RETRY_ON_REDELIVERY = (job_store.FAILED, job_store.WAITING)
 
 
 class WebhookAccepted(Schema):
@@ -102,24 +103,37 @@ def jsm_webhook() -> dict[str, Any]:
         raise ApiError(401, "invalid_signature", "Missing or wrong webhook signature.")
     payload = _parse(body)
     key = delivery_id(payload, request.headers.get(DELIVERY_HEADER))
+    queue = get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
     session = get_session()
     event = session.scalar(select(WebhookEvent).where(WebhookEvent.delivery_id == key))
     duplicate = event is not None
+    job_id: int | None = None
     if event is None:
         event = WebhookEvent(delivery_id=key, payload=Redactor().redact(payload), status="received")
         session.add(event)
         try:
+            session.flush()
+            job_id = _submit(queue, session, event.id)
             session.commit()
         except IntegrityError:  # the same delivery, concurrently
             session.rollback()
             return {"delivery_id": key, "duplicate": True}
-    retry = duplicate and (
-        event.status == FAILED
-        or (event.status != DONE and event.received_at < utcnow() - STUCK_AFTER)
-    )
-    if not duplicate or retry:
-        get_queue(current_app._get_current_object()).enqueue(  # type: ignore[attr-defined]
-            ENRICH_WEBHOOK_EVENT, {"event_id": event.id}
-        )
+    elif event.status != DONE:
+        existing = job_store.get_job(session, event_job_key(event.id))
+        if existing is None or existing.status in RETRY_ON_REDELIVERY:
+            job_id = _submit(queue, session, event.id)
+            session.commit()
+    if job_id is not None:
+        queue.wake(job_id)
     log.info("webhook %s %s", key, "redelivered" if duplicate else "accepted")
     return {"delivery_id": key, "duplicate": duplicate}
+
+
+def _submit(queue: Any, session: Any, event_id: int) -> int:
+    job = queue.submit(
+        session, ENRICH_WEBHOOK_EVENT, {"event_id": event_id}, key=event_job_key(event_id)
+    )
+    if job.status in RETRY_ON_REDELIVERY:
+        job.status = job_store.QUEUED
+        job.attempts = 0
+    return job.id

@@ -10,7 +10,7 @@ what to file with MuleSoft and what to expect). An unknown site gets one interna
 so, nothing else.
 
 :func:`attach_run` enqueues a stored run's report for a ticket (``mulesight attach``). Every text
-is redacted here and again by the outbox before it leaves.
+is redacted once: comment texts here, reports when they were stored (the outbox is told so).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from app.models import DiagnosticRun, Installation, Space, WebhookEvent
 from app.services import outbox
 from app.services import ticket_store as store
 from app.services.connectors import TARGET_LOCAL
-from app.services.runs import report_of, run_for_site, run_for_space
+from app.services.runs import fresh_run_for_space, report_of
 from app.tickets import Attachment, TicketData
 from diagnostics.anypoint.controlplanes import status_page_url
 from diagnostics.policy import (
@@ -522,13 +522,10 @@ def _runs(
         for s in session.scalars(select(Space).where(Space.installation_id == installation.id))
     }
     named = [configured[k.upper()] for k in space_keys_in(text) if k.upper() in configured]
-    if not named:
-        return run_for_site(
-            session, installation, config=config, box=box, requested_by=requested_by
-        )
+    spaces = named or sorted(configured.values(), key=lambda s: s.key)
     return [
-        run_for_space(session, space, config=config, box=box, requested_by=requested_by)
-        for space in dict.fromkeys(named)
+        fresh_run_for_space(session, space, config=config, box=box, requested_by=requested_by)
+        for space in dict.fromkeys(spaces)
     ]
 
 
@@ -638,8 +635,15 @@ def attach_run(
 def _comment(
     session: Session, result: Enrichment, key: str, body: str, *, public: bool, now: datetime
 ) -> None:
-    outbox.enqueue_comment(
-        session, key, target=result.target, ticket=result.ticket, body=body, public=public, now=now
+    outbox.enqueue_comment(  # every body here went through redact_text
+        session,
+        key,
+        target=result.target,
+        ticket=result.ticket,
+        body=body,
+        public=public,
+        now=now,
+        redacted=True,
     )
     result.messages.append(key)
 
@@ -647,8 +651,15 @@ def _comment(
 def _attach(
     session: Session, result: Enrichment, key: str, files: list[Attachment], *, now: datetime
 ) -> None:
-    outbox.enqueue_attachments(
-        session, key, target=result.target, ticket=result.ticket, files=files, public=False, now=now
+    outbox.enqueue_attachments(  # renders of stored reports, redacted when they were stored
+        session,
+        key,
+        target=result.target,
+        ticket=result.ticket,
+        files=files,
+        public=False,
+        now=now,
+        redacted=True,
     )
     result.messages.append(key)
 

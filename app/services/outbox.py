@@ -12,10 +12,16 @@ job sends nothing new. Payloads are redacted before they are stored.
   ``UPDATE`` under SQLite's single writer), so two workers never hold the same message. A claim
   is a lease: a worker that dies mid-delivery leaves the message to be claimed again later.
 - **deliver** — success marks it ``delivered`` with the ids the system answered; it is never sent
-  again. A retryable :class:`~app.tickets.TicketError` (or an unexpected exception) schedules the
+  again. A message whose earlier claim expired without an outcome (the worker died mid-call: the
+  comment may have been posted) is *in doubt*: before sending it again, a connector that can
+  (:class:`~app.tickets.MarkerSearch`, Service Management) is asked for the message's own
+  marker — a reference line every comment carries — and a found one counts as delivered.
+- **concurrently** — a batch's independent calls go out together (comments of one ticket stay in
+  order, in one lane; attachments and labels each in their own), for connectors that allow it. A retryable :class:`~app.tickets.TicketError` (or an unexpected exception) schedules the
   next attempt with exponential backoff and jitter; a non-retryable one, or the last allowed
   attempt, marks it ``dead`` with ``last_error`` for a person to see (``mulesight outbox list``).
 
+Payloads are redacted once, when stored (:func:`enqueue`); delivery sends the stored text as is.
 Nothing lives only in memory: a restarted process (a new dispatcher) picks up where the last one
 stopped. The clock and the jitter source are injected, so tests never sleep.
 """
@@ -23,10 +29,12 @@ stopped. The clock and the jitter source are injected, so tests never sleep.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.models import OutboxMessage
-from app.tickets import Attachment, TicketConnector, TicketError
+from app.tickets import Attachment, MarkerSearch, TicketConnector, TicketError
 from diagnostics.redaction import Redactor, redact_text
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,7 @@ ATTACH = "attach"
 LABELS = "labels"
 OPERATIONS = (COMMENT, ATTACH, LABELS)
 ERROR_LIMIT = 1000
+MAX_LANES = 4
 
 Clock = Callable[[], datetime]
 ConnectorFactory = Callable[[Session, str], TicketConnector | None]
@@ -58,6 +67,15 @@ ConnectorFactory = Callable[[Session, str], TicketConnector | None]
 
 def utcnow() -> datetime:
     return clock.now()
+
+
+def _app_clock() -> Clock:
+    """The current app's clock callable (the system clock outside an app context)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return current_app.extensions.get(clock.EXTENSION, utcnow)
+    return utcnow
 
 
 @dataclass(frozen=True)
@@ -97,8 +115,13 @@ def enqueue(
     operation: str,
     payload: Mapping[str, Any],
     now: datetime | None = None,
+    redacted: bool = False,
 ) -> OutboxMessage:
     """Add a message to the caller's transaction (no commit); an existing key is returned as is.
+
+    The payload is redacted here unless the caller says it is ``redacted`` already (texts it
+    passed through :func:`~diagnostics.redaction.redact_text`, renders of a stored report):
+    each text is redacted once on its way out, not at every hop.
 
     Two transactions racing on one key: the second fails on the unique index at commit, and its
     caller rolls back — the first one's messages stand.
@@ -115,7 +138,7 @@ def enqueue(
         idempotency_key=idempotency_key,
         target=target,
         operation=operation,
-        payload=Redactor().redact(dict(payload)),
+        payload=dict(payload) if redacted else Redactor().redact(dict(payload)),
         status=PENDING,
         attempts=0,
         next_attempt_at=now or utcnow(),
@@ -133,6 +156,7 @@ def enqueue_comment(
     body: str,
     public: bool,
     now: datetime | None = None,
+    redacted: bool = False,
 ) -> OutboxMessage:
     return enqueue(
         session,
@@ -141,6 +165,7 @@ def enqueue_comment(
         operation=COMMENT,
         payload={"ticket": ticket, "body": body, "public": public},
         now=now,
+        redacted=redacted,
     )
 
 
@@ -153,6 +178,7 @@ def enqueue_attachments(
     files: Sequence[Attachment],
     public: bool,
     now: datetime | None = None,
+    redacted: bool = False,
 ) -> OutboxMessage:
     """Text files are stored (redacted) as text, anything else base64-encoded."""
     return enqueue(
@@ -162,6 +188,7 @@ def enqueue_attachments(
         operation=ATTACH,
         payload={"ticket": ticket, "files": [_file_payload(f) for f in files], "public": public},
         now=now,
+        redacted=redacted,
     )
 
 
@@ -196,8 +223,8 @@ def _file_payload(file: Attachment) -> dict[str, Any]:
 def _files(payload: Mapping[str, Any]) -> list[Attachment]:
     files = []
     for entry in payload.get("files") or ():
-        if "text" in entry:
-            data = redact_text(str(entry["text"])).encode("utf-8")
+        if "text" in entry:  # redacted when enqueued
+            data = str(entry["text"]).encode("utf-8")
         else:
             data = base64.b64decode(entry.get("base64") or "")
         files.append(Attachment(str(entry["name"]), str(entry["content_type"]), data))
@@ -241,19 +268,61 @@ class DispatchReport:
         return len(self.delivered) + len(self.retrying) + len(self.dead)
 
 
-def deliver(connector: TicketConnector, operation: str, payload: Mapping[str, Any]) -> Any:
-    """Make the one connector call a message stands for; returns what the system answered."""
+def marker(idempotency_key: str) -> str:
+    """The reference a message's comment carries, to find it again: ``ms-<16 hex>``."""
+    return "ms-" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:16]
+
+
+def marker_line(idempotency_key: str) -> str:
+    return f"MuleSight reference: {marker(idempotency_key)}"
+
+
+def deliver(
+    connector: TicketConnector,
+    operation: str,
+    payload: Mapping[str, Any],
+    *,
+    idempotency_key: str | None = None,
+) -> Any:
+    """Make the one connector call a message stands for; returns what the system answered.
+
+    With an ``idempotency_key`` and a connector that can search for markers, a comment ends with
+    the message's :func:`marker_line` and attachments are posted with it as their comment.
+    """
     ticket = str(payload["ticket"])
+    marked = idempotency_key is not None and isinstance(connector, MarkerSearch)
     if operation == COMMENT:
-        return connector.add_comment(
-            ticket, redact_text(str(payload["body"])), public=bool(payload["public"])
-        )
+        body = str(payload["body"])
+        if marked:
+            body = f"{body}\n\n{marker_line(idempotency_key)}"  # type: ignore[arg-type]
+        return connector.add_comment(ticket, body, public=bool(payload["public"]))
     if operation == ATTACH:
-        return connector.attach(ticket, _files(payload), public=bool(payload["public"]))
+        files, public = _files(payload), bool(payload["public"])
+        if marked:
+            return connector.attach(  # type: ignore[call-arg]
+                ticket,
+                files,
+                public=public,
+                note=marker_line(idempotency_key),  # type: ignore[arg-type]
+            )
+        return connector.attach(ticket, files, public=public)
     if operation == LABELS:
         connector.add_labels(ticket, [str(label) for label in payload["labels"]])
         return None
     raise TicketError(f"unknown outbox operation {operation!r}", retryable=False)
+
+
+def already_delivered(
+    connector: TicketConnector, operation: str, payload: Mapping[str, Any], idempotency_key: str
+) -> str | None:
+    """For a message in doubt: the id of the comment carrying its marker, if the system has one.
+
+    Labels need no look-up (adding a label twice changes nothing); a connector that cannot search
+    (the local store writes and marks delivered in one transaction) is never in doubt.
+    """
+    if operation not in (COMMENT, ATTACH) or not isinstance(connector, MarkerSearch):
+        return None
+    return connector.find_marker(str(payload["ticket"]), marker(idempotency_key))
 
 
 class Dispatcher:
@@ -270,26 +339,80 @@ class Dispatcher:
         connector_factory: ConnectorFactory,
         *,
         policy: RetryPolicy | None = None,
-        clock: Clock = utcnow,
+        clock: Clock | None = None,
         rng: random.Random | None = None,
         worker: str = "worker",
     ) -> None:
         self.session_factory = session_factory
         self.connector_factory = connector_factory
         self.policy = policy or RetryPolicy()
-        self.clock = clock
+        # Bound now: deliveries run on pool threads, outside the caller's app context.
+        self.clock = clock or _app_clock()
         self.rng = rng or random.Random()
         self.worker = worker[:40]
 
     def run_once(self, *, limit: int = 20, prefix: str | None = None) -> DispatchReport:
-        """Claim the due messages (optionally only keys starting with ``prefix``), deliver each."""
-        report = DispatchReport()
+        """Claim the due messages (optionally only keys starting with ``prefix``), deliver them.
+
+        The report lists keys in message order, however the calls interleaved.
+        """
         claim = f"{self.worker}:{uuid.uuid4().hex[:16]}"
-        for message_id in self._claim(claim, limit, prefix):
-            self._deliver_one(message_id, claim, report)
+        batch = self._claim_batch(claim, limit, prefix)
+        outcomes: dict[int, tuple[str, str]] = {}
+        lanes = self._lanes(batch)
+        if len(lanes) <= 1:
+            for lane in lanes:
+                self._deliver_lane(lane, claim, outcomes)
+        else:
+            with ThreadPoolExecutor(min(MAX_LANES, len(lanes)), "outbox") as pool:
+                for done in [
+                    pool.submit(self._deliver_lane, lane, claim, outcomes) for lane in lanes
+                ]:
+                    done.result()
+        report = DispatchReport()
+        for message_id in sorted(outcomes):
+            kind, key = outcomes[message_id]
+            getattr(report, kind).append(key)
         return report
 
+    def _lanes(self, batch: list[tuple[int, bool, str, str, str]]) -> list[list[tuple[int, bool]]]:
+        """Independent calls in separate lanes: a ticket's comments in order in one lane, each
+        attachment or label call alone; everything in one lane for a connector that is not
+        ``concurrent`` (the local store)."""
+        lanes: dict[Any, list[tuple[int, bool]]] = {}
+        for message_id, doubt, target, operation, ticket in batch:
+            if not self.concurrent(target):
+                lane: Any = "serial"
+            elif operation == COMMENT:
+                lane = (target, ticket, COMMENT)
+            else:
+                lane = message_id
+            lanes.setdefault(lane, []).append((message_id, doubt))
+        return list(lanes.values())
+
+    def concurrent(self, target: str) -> bool:
+        return bool(getattr(self.connector_factory, "concurrent", lambda _t: False)(target))
+
+    def _deliver_lane(
+        self, lane: list[tuple[int, bool]], claim: str, outcomes: dict[int, tuple[str, str]]
+    ) -> None:
+        for message_id, doubt in lane:
+            report = DispatchReport()
+            self._deliver_one(message_id, claim, report, in_doubt=doubt)
+            for kind in ("delivered", "retrying", "dead"):
+                for key in getattr(report, kind):
+                    outcomes[message_id] = (kind, key)
+
     def _claim(self, claim: str, limit: int, prefix: str | None) -> list[int]:
+        return [row[0] for row in self._claim_batch(claim, limit, prefix)]
+
+    def _claim_batch(
+        self, claim: str, limit: int, prefix: str | None
+    ) -> list[tuple[int, bool, str, str, str]]:
+        """Claim due messages: ``(id, in doubt, target, operation, ticket)`` in message order.
+
+        In doubt: an earlier claim ended without an outcome recorded (its worker died).
+        """
         now = self.clock()
         with self.session_factory() as session:
             due = (
@@ -306,10 +429,21 @@ class Dispatcher:
                 due = due.where(OutboxMessage.idempotency_key.startswith(prefix, autoescape=True))
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
+            candidates = list(session.scalars(due))
+            if not candidates:
+                session.commit()
+                return []
+            doubtful = set(
+                session.scalars(
+                    select(OutboxMessage.id).where(
+                        OutboxMessage.id.in_(candidates), OutboxMessage.claimed_by.is_not(None)
+                    )
+                )
+            )
             session.execute(
                 update(OutboxMessage)
                 .where(
-                    OutboxMessage.id.in_(due.scalar_subquery()),
+                    OutboxMessage.id.in_(candidates),
                     OutboxMessage.status == PENDING,
                     or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
                 )
@@ -317,15 +451,24 @@ class Dispatcher:
                 .execution_options(synchronize_session=False)
             )
             session.commit()
-            return list(
-                session.scalars(
-                    select(OutboxMessage.id)
-                    .where(OutboxMessage.claimed_by == claim, OutboxMessage.status == PENDING)
-                    .order_by(OutboxMessage.id)
+            rows = session.execute(
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.target,
+                    OutboxMessage.operation,
+                    OutboxMessage.payload,
                 )
+                .where(OutboxMessage.claimed_by == claim, OutboxMessage.status == PENDING)
+                .order_by(OutboxMessage.id)
             )
+            return [
+                (mid, mid in doubtful, target, operation, str((payload or {}).get("ticket")))
+                for mid, target, operation, payload in rows
+            ]
 
-    def _deliver_one(self, message_id: int, claim: str, report: DispatchReport) -> None:
+    def _deliver_one(
+        self, message_id: int, claim: str, report: DispatchReport, *, in_doubt: bool = False
+    ) -> None:
         with self.session_factory() as session:
             message = session.get(OutboxMessage, message_id)
             if (
@@ -342,7 +485,12 @@ class Dispatcher:
                 connector = self.connector_factory(session, target)
                 if connector is None:
                     raise TicketError(f"no ticket system configured for {target!r}", retryable=True)
-                result = deliver(connector, operation, payload)
+                found = already_delivered(connector, operation, payload, key) if in_doubt else None
+                if found is not None:
+                    log.info("outbox %s was delivered by an earlier try (marker found)", key)
+                    result: Any = found
+                else:
+                    result = deliver(connector, operation, payload, idempotency_key=key)
             except TicketError as exc:
                 session.rollback()
                 self._failed(session, message_id, exc.message, exc.retryable, report)
@@ -409,6 +557,7 @@ __all__ = [
     "DispatchReport",
     "Dispatcher",
     "RetryPolicy",
+    "already_delivered",
     "deliver",
     "enqueue",
     "enqueue_attachments",
@@ -416,4 +565,6 @@ __all__ = [
     "enqueue_labels",
     "find_message",
     "list_messages",
+    "marker",
+    "marker_line",
 ]

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock, storage
@@ -35,6 +37,9 @@ from diagnostics.render import render
 from diagnostics.report import Report
 from diagnostics.report_schema import validate_report
 
+if TYPE_CHECKING:
+    from app.queue import JobQueue
+
 log = logging.getLogger(__name__)
 
 # Forge gives a remote call 25 s: the page search and the run share the 20 s run budget.
@@ -51,7 +56,9 @@ CONTENT_TYPES: Mapping[str, str] = {
 __all__ = [
     "CONTENT_TYPES",
     "RunRow",
+    "RunState",
     "diff_runs",
+    "fresh_run_for_space",
     "get_run",
     "list_runs",
     "previous_run",
@@ -59,6 +66,10 @@ __all__ = [
     "report_of",
     "run_for_site",
     "run_for_space",
+    "run_recorded",
+    "run_state",
+    "submit_run",
+    "wait_for_run",
 ]
 
 
@@ -77,6 +88,7 @@ def run_for_space(
     now: datetime | None = None,
     system_token: str | None = None,
     api_base_url: str | None = None,
+    run_id: str | None = None,
 ) -> DiagnosticRun:
     """Run diagnostics for ``space``, store the redacted report and return the stored run.
 
@@ -86,7 +98,7 @@ def run_for_space(
     when a simulated space names an unknown scenario.
     """
     now = now or clock.now()
-    run_id = str(uuid.uuid4())
+    run_id = run_id or str(uuid.uuid4())
     anypoint = anypoint_for(space, box, config)
     notes: list[str] = []
     try:
@@ -106,12 +118,14 @@ def run_for_space(
                 now=now,
                 session=anypoint.session,
                 run_id=run_id,
+                rate_limiter=anypoint.rate_limiter,
+                token_cache=anypoint.token_cache,
             ),
             RunOptions(deadline_s=deadline),
         )
     finally:
         anypoint.close()
-    data = _final(report, notes, [anypoint.connection.client_secret, system_token])
+    data = _final(report, notes, system_token)
     run = DiagnosticRun(
         id=run_id,
         installation_id=space.installation_id,
@@ -153,12 +167,16 @@ def _live_pages(
     return None
 
 
-def _final(report: Report, notes: Sequence[str], secrets: Iterable[str | None]) -> dict[str, Any]:
-    """The report to store: notes added, then redacted once more and validated (defence in depth)."""
+def _final(report: Report, notes: Sequence[str], system_token: str | None) -> dict[str, Any]:
+    """The report to store: the engine's (redacted, with the connection's secret and tokens, and
+    validated) as is — or, when this service added notes or held a Forge system token, redacted
+    once more for those and validated again."""
+    if not notes and not system_token:
+        return dict(report.data)
     data = dict(report.data)
     if notes:
         data["notes"] = list(notes)
-    return validate_report(redact_report(data, known_secrets=secrets))
+    return validate_report(redact_report(data, known_secrets=[system_token]))
 
 
 def run_for_site(
@@ -216,3 +234,182 @@ def render_run(run: DiagnosticRun, fmt: str) -> tuple[str, str]:
 def diff_runs(before: DiagnosticRun, after: DiagnosticRun) -> dict[str, Any]:
     """What changed from ``before`` to ``after`` (findings fixed, new, still open; coverage...)."""
     return diff_reports(before.report, after.report)
+
+
+# -- a burst of tickets shares one fresh diagnosis --------------------------------------------------
+
+
+def fresh_run_for_space(
+    session: Session,
+    space: Space,
+    *,
+    config: Mapping[str, Any],
+    box: SecretBox,
+    requested_by: str,
+    now: datetime | None = None,
+) -> DiagnosticRun:
+    """The space's run from the last ``MULESIGHT_SHARED_DIAGNOSIS_S`` seconds, else a new one.
+
+    Concurrent callers for one space queue on the space's row (``SELECT … FOR UPDATE`` on
+    PostgreSQL): the first runs and stores (its commit releases the row), the others then find its
+    run — so a burst of tickets from one site costs one diagnosis, not one per ticket.
+    """
+    now = now or clock.now()
+    max_age = timedelta(seconds=float(config.get("MULESIGHT_SHARED_DIAGNOSIS_S") or 0))
+    if max_age <= timedelta(0):
+        return run_for_space(session, space, config=config, box=box, requested_by=requested_by)
+    session.execute(select(Space.id).where(Space.id == space.id).with_for_update())
+    recent = session.scalar(
+        select(DiagnosticRun)
+        .where(DiagnosticRun.space_id == space.id, DiagnosticRun.created_at >= now - max_age)
+        .order_by(DiagnosticRun.created_at.desc())
+        .limit(1)
+    )
+    if recent is not None:
+        session.commit()  # releases the row lock
+        return recent
+    return run_for_space(session, space, config=config, box=box, requested_by=requested_by)
+
+
+# -- runs asked for by Forge: a recorded job, answered within a bounded wait -------------------------
+
+QUEUED_STATE, RUNNING_STATE, DONE_STATE, FAILED_STATE = "queued", "running", "done", "failed"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run is: ``done`` (``run`` set), ``queued``/``running``, or ``failed`` (``error``)."""
+
+    id: str
+    state: str
+    run: DiagnosticRun | None = None
+    error: Mapping[str, Any] | None = None
+
+
+def submit_run(
+    queue: JobQueue,
+    session: Session,
+    space: Space,
+    *,
+    box: SecretBox,
+    requested_by: str,
+    system_token: str | None = None,
+    api_base_url: str | None = None,
+) -> tuple[str, int]:
+    """Record a run of ``space`` as a job (commits); returns the run id and the job id.
+
+    The Forge system token travels encrypted (it is a secret; the job row is in the database).
+    """
+    from app.jobs import DIAGNOSTIC_RUN, run_job_key
+
+    run_id = str(uuid.uuid4())
+    payload = {
+        "run_id": run_id,
+        "installation_id": space.installation_id,
+        "space_id": space.id,
+        "requested_by": requested_by,
+        "api_base_url": api_base_url,
+        "system_token": box.encrypt(system_token) if system_token else None,
+    }
+    job = queue.submit(
+        session,
+        DIAGNOSTIC_RUN,
+        payload,
+        key=run_job_key(run_id),
+        installation_id=space.installation_id,
+    )
+    session.commit()
+    return run_id, job.id
+
+
+def run_recorded(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``diagnostic_run`` job: run and store the space's run under the recorded run id."""
+    from flask import current_app
+
+    from app.crypto import secret_box
+    from app.db import get_db
+    from app.queue import JobFailed
+    from diagnostics.simulator import ScenarioError
+
+    box = secret_box()
+    with get_db().session() as session:
+        if session.get(DiagnosticRun, payload["run_id"]) is not None:  # an earlier try stored it
+            return {"run_id": payload["run_id"]}
+        space = session.get(Space, int(payload["space_id"]))
+        if space is None or space.installation_id != payload["installation_id"]:
+            raise JobFailed(
+                "The space was removed before the run started.",
+                result={
+                    "status": 404,
+                    "code": "not_found",
+                    "message": "The space no longer exists.",
+                },
+            )
+        token = payload.get("system_token")
+        try:
+            run = run_for_space(
+                session,
+                space,
+                config=current_app.config,
+                box=box,
+                requested_by=str(payload["requested_by"]),
+                system_token=box.decrypt(token) if token else None,
+                api_base_url=payload.get("api_base_url"),
+                run_id=str(payload["run_id"]),
+            )
+        except ScenarioError as exc:
+            message = f"The space's simulated scenario: {exc.message}"
+            raise JobFailed(
+                message, result={"status": 409, "code": "scenario_unavailable", "message": message}
+            ) from None
+        return {"run_id": run.id}
+
+
+def run_state(session: Session, installation_id: str, run_id: str) -> RunState:
+    """The tenant's run or run job; :class:`~app.storage.NotFound` for another tenant's or none."""
+    from app.jobs import run_job_key
+    from app.queue import store as job_store
+
+    run = session.scalar(
+        select(DiagnosticRun).where(
+            DiagnosticRun.id == run_id, DiagnosticRun.installation_id == installation_id
+        )
+    )
+    if run is not None:
+        return RunState(run_id, DONE_STATE, run=run)
+    job = job_store.get_job(session, run_job_key(run_id))
+    if job is None or job.installation_id != installation_id:
+        return RunState(run_id, DONE_STATE, run=get_run(session, installation_id, run_id))
+    if job.status == job_store.FAILED:
+        error = dict(job.result or {})
+        error.setdefault("status", 500)
+        error.setdefault("code", "run_failed")
+        error.setdefault("message", "The run could not complete; start a new one.")
+        return RunState(run_id, FAILED_STATE, error=error)
+    if job.status == job_store.RUNNING:
+        return RunState(run_id, RUNNING_STATE)
+    if job.status == job_store.DONE:  # done but no run of this tenant: treat as not found
+        return RunState(run_id, DONE_STATE, run=get_run(session, installation_id, run_id))
+    return RunState(run_id, QUEUED_STATE)
+
+
+def wait_for_run(
+    session: Session,
+    installation_id: str,
+    run_id: str,
+    *,
+    timeout_s: float,
+    poll_s: float = 0.1,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunState:
+    """:func:`run_state`, polled until the run is done or failed or ``timeout_s`` passed."""
+    end = clock() + timeout_s
+    while True:
+        session.expire_all()
+        state = run_state(session, installation_id, run_id)
+        if state.state in (DONE_STATE, FAILED_STATE) or clock() >= end:
+            session.commit()  # end the read transaction: no snapshot held while the caller waits
+            return state
+        session.commit()
+        sleep(min(poll_s, max(0.0, end - clock())))

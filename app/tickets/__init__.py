@@ -3,6 +3,7 @@ ticket store."""
 
 from app.tickets.base import (
     Attachment,
+    MarkerSearch,
     TicketConnector,
     TicketData,
     TicketError,
@@ -11,6 +12,7 @@ from app.tickets.base import (
 
 __all__ = [
     "Attachment",
+    "MarkerSearch",
     "TicketConnector",
     "TicketData",
     "TicketError",

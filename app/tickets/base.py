@@ -78,3 +78,16 @@ class TicketConnector(Protocol):
         ...
 
     def get_ticket(self, key: str) -> TicketData: ...
+
+
+@runtime_checkable
+class MarkerSearch(Protocol):
+    """A connector that can find a comment by a reference it carries (see the outbox).
+
+    Used when an earlier try's outcome is unknown, for systems with no idempotency key of their
+    own: look for the marker before sending again.
+    """
+
+    def find_marker(self, key: str, marker: str) -> str | None:
+        """The id of a comment on ticket ``key`` whose body contains ``marker``, else ``None``."""
+        ...

@@ -10,12 +10,17 @@ backoff) and every request carries the timeout, so a slow or rate-limiting site 
   ``{"temporaryAttachmentIds", "public"}``
 - labels: ``PUT /rest/api/3/issue/{key}`` ``{"update": {"labels": [{"add": label}, ...]}}``
 - read: ``GET /rest/api/3/issue/{key}``
+- find a marker: ``GET /rest/servicedeskapi/request/{key}/comment`` (public and internal, paged)
+
+The files of one attachment call are uploaded concurrently; one connector (and its pooled
+``requests`` session, connections kept open) serves every thread of a process.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +34,8 @@ from app.tickets.markup import adf_to_text, markdown_to_jira
 log = logging.getLogger(__name__)
 
 _DETAIL_LIMIT = 200
+_COMMENT_PAGE = 100
+_MAX_COMMENT_PAGES = 20
 
 
 class JsmConnector:
@@ -83,21 +90,55 @@ class JsmConnector:
             )
         return str(comment_id)
 
-    def attach(self, key: str, files: Sequence[Attachment], *, public: bool) -> list[str]:
-        """Upload each file as a temporary attachment, then attach them all in one request.
+    def attach(
+        self, key: str, files: Sequence[Attachment], *, public: bool, note: str | None = None
+    ) -> list[str]:
+        """Upload the files as temporary attachments (concurrently), then attach them all in one
+        request — with ``note`` as their comment (``additionalComment``) when given.
 
         Returns the Jira attachment ids (from each attachment's ``_links.jiraRest``).
         """
         if not files:
             return []
-        temporary_ids = [self._upload(key, attachment) for attachment in files]
+        if len(files) == 1:
+            temporary_ids = [self._upload(key, files[0])]
+        else:
+            with ThreadPoolExecutor(len(files), "jsm-upload") as pool:
+                temporary_ids = list(pool.map(lambda f: self._upload(key, f), files))
+        data: dict[str, Any] = {"temporaryAttachmentIds": temporary_ids, "public": public}
+        if note:
+            data["additionalComment"] = {"body": note}
         with self._errors("attachment", key):
             answer = self._client.post(
                 f"rest/servicedeskapi/request/{_path_key(key)}/attachment",
-                data={"temporaryAttachmentIds": temporary_ids, "public": public},
+                data=data,
                 headers=self._client.experimental_headers,
             )
         return _attachment_ids(answer)
+
+    def find_marker(self, key: str, marker: str) -> str | None:
+        """The id of a comment (public or internal) on ``key`` containing ``marker``."""
+        start = 0
+        for _ in range(_MAX_COMMENT_PAGES):
+            with self._errors("comment search", key):
+                answer = self._client.get(
+                    f"rest/servicedeskapi/request/{_path_key(key)}/comment",
+                    params={
+                        "public": "true",
+                        "internal": "true",
+                        "start": start,
+                        "limit": _COMMENT_PAGE,
+                    },
+                    headers=self._client.experimental_headers,
+                )
+            values = answer.get("values") if isinstance(answer, Mapping) else None
+            for comment in values if isinstance(values, list) else ():
+                if isinstance(comment, Mapping) and marker in str(comment.get("body") or ""):
+                    return str(comment.get("id"))
+            if not isinstance(values, list) or not values or answer.get("isLastPage", True):
+                return None
+            start += len(values)
+        return None
 
     def add_labels(self, key: str, labels: Sequence[str]) -> None:
         if not labels:

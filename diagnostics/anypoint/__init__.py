@@ -11,6 +11,7 @@ from diagnostics.anypoint.client import (
     TOKEN_PATH,
     AnypointClient,
     ApiResult,
+    CachedToken,
     new_token_cache,
 )
 from diagnostics.anypoint.controlplanes import (
@@ -19,7 +20,7 @@ from diagnostics.anypoint.controlplanes import (
     resolve_base_url,
     status_page_url,
 )
-from diagnostics.anypoint.ratelimit import HostRateLimiter
+from diagnostics.anypoint.ratelimit import HostRateLimiter, RateLimiter
 from diagnostics.anypoint.retry import RetryPolicy
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "TOKEN_PATH",
     "AnypointClient",
     "ApiResult",
+    "CachedToken",
     "HostRateLimiter",
+    "RateLimiter",
     "RetryPolicy",
     "new_token_cache",
     "resolve_base_url",

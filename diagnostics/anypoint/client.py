@@ -39,7 +39,7 @@ from cachetools import TTLCache
 from requests.structures import CaseInsensitiveDict
 
 from diagnostics.anypoint.controlplanes import resolve_base_url
-from diagnostics.anypoint.ratelimit import HostRateLimiter
+from diagnostics.anypoint.ratelimit import RateLimiter
 from diagnostics.anypoint.retry import RetryPolicy
 from diagnostics.errors import (
     AnypointConnectionError,
@@ -99,9 +99,14 @@ class ApiResult:
 
 
 @dataclass(frozen=True)
-class _Token:
+class CachedToken:
+    """A token as the token cache holds it; ``expires_at`` is on the cache's ``timer``."""
+
     value: str = field(repr=False)
     expires_at: float
+
+
+_Token = CachedToken
 
 
 @dataclass
@@ -130,8 +135,8 @@ class AnypointClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
-        rate_limiter: HostRateLimiter | None = None,
-        token_cache: TTLCache | None = None,
+        rate_limiter: RateLimiter | None = None,
+        token_cache: MutableMapping[Any, CachedToken] | None = None,
     ) -> None:
         self.connection = connection
         self.base_url = resolve_base_url(connection.control_plane, connection.base_url)
@@ -237,9 +242,11 @@ class AnypointClient:
         return token
 
     def _drop_token(self, used: _Token) -> None:
-        """Forget ``used``, unless another thread already replaced it with a fresh one."""
+        """Forget ``used``, unless another thread (or process) already replaced it with a fresh
+        one. Compared by value: a shared cache hands out a new object on every read."""
         with _CACHE_LOCK:
-            if self._tokens.get(self._token_key) is used:
+            current = self._tokens.get(self._token_key)
+            if current is not None and current.value == used.value:
                 self._tokens.pop(self._token_key, None)
 
     def _cache_now(self) -> float:

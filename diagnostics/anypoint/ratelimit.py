@@ -13,6 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class RateLimiter(Protocol):
+    """What the client needs of a limiter: :class:`HostRateLimiter`, or one shared between
+    processes (the service injects a Redis-backed one)."""
+
+    def acquire(self, host: str, deadline: float | None = None) -> bool: ...
 
 
 @dataclass

@@ -98,6 +98,9 @@ def make_app(config: dict[str, Any]) -> Flask:
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     app = make_app(app_config)
     yield app
+    queue = app.extensions.get("mulesight_jobs")
+    if queue is not None:
+        queue.stop()  # the in-process queue's threads and sweeper
     app.extensions["db"].dispose()
 
 

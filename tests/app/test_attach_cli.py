@@ -129,9 +129,12 @@ def test_attach_to_service_management(
             f"{BASE}/rest/servicedeskapi/request/SUP-9/attachment",
             status=201,
             json={"attachments": {"values": []}},
-            match=[
-                responses.matchers.json_params_matcher(
-                    {"temporaryAttachmentIds": ["t1", "t2"], "public": False}
+            match=[  # uploads go out together: either order; the outbox's marker as comment
+                lambda request: (
+                    sorted(json.loads(request.body)["temporaryAttachmentIds"]) == ["t1", "t2"]
+                    and json.loads(request.body)["public"] is False
+                    and "additionalComment" in json.loads(request.body),
+                    "not both uploads, internal, with a comment",
                 )
             ],
         )
@@ -141,7 +144,8 @@ def test_attach_to_service_management(
 
         assert result.exit_code == 0, result.output
         assert "in Service Management" in result.stdout
-        assert json.loads(jsm.calls[0].request.body)["public"] is False
+        comments = [c.request for c in jsm.calls if c.request.url.endswith("/comment")]
+        assert [json.loads(c.body)["public"] for c in comments] == [False]
         assert len(jsm.calls) == 5
 
 

@@ -1,13 +1,12 @@
 """Enrichment pieces: site and space matching, what is asked and flagged, upstream guidance, the
-job queue, and a failed job that a redelivery repeats without anything half-written."""
+and a failed job that a redelivery repeats without anything half-written (the queue itself:
+``test_queue.py``)."""
 
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -33,7 +32,6 @@ from app.services.enrichment import (
     upstream_guidance,
 )
 from diagnostics.report import Report
-from tests.app.conftest import app_now
 from tests.app.test_webhook_jsm import issue_created, sign
 
 OPENED = datetime(2026, 11, 23, 0, 15, tzinfo=UTC)
@@ -253,13 +251,13 @@ def test_a_failed_job_leaves_nothing_half_written_and_a_redelivery_retries(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("Anypoint exploded")
 
-    monkeypatch.setattr(enrichment, "run_for_space", broken)
+    monkeypatch.setattr(enrichment, "fresh_run_for_space", broken)
     assert _post(client, payload).status_code == 202
     event = session.scalars(sa.select(WebhookEvent)).one()
     assert event.status == "failed" and "RuntimeError" in (event.error or "")
     assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
     queue = jobs.get_queue(app)
-    assert isinstance(queue, jobs.SyncQueue) and len(queue.failures) == 1
+    assert isinstance(queue, jobs.SyncQueue) and queue.failures == [(1, "waiting")]
 
     monkeypatch.undo()
     again = _post(client, payload)
@@ -269,79 +267,3 @@ def test_a_failed_job_leaves_nothing_half_written_and_a_redelivery_retries(
     view = store.ticket_detail(session, store_ticket.key)
     assert [c.public for c in view.comments] == [False, True]
     assert len(view.attachments) == 2
-
-
-def test_in_process_queue_runs_jobs_on_its_thread_and_stops(app: Flask) -> None:
-    seen: list[tuple[str, Any]] = []
-    done = threading.Event()
-
-    @jobs.job("test_record")
-    def record(payload: Mapping[str, Any]) -> None:
-        from flask import current_app
-
-        seen.append((threading.current_thread().name, current_app.name, payload["n"]))
-        if payload["n"] == 2:
-            done.set()
-
-    queue = jobs.InProcessQueue(app, idle_interval=None)
-    try:
-        queue.enqueue("test_record", {"n": 1})
-        queue.enqueue("test_record", {"n": 2})
-        assert done.wait(10)
-        queue.join()
-        assert queue.running
-    finally:
-        queue.stop()
-        jobs.JOBS.pop("test_record", None)
-    assert not queue.running
-    assert seen == [("mulesight-jobs", app.name, 1), ("mulesight-jobs", app.name, 2)]
-    with pytest.raises(KeyError):
-        queue.enqueue("no_such_job", {})
-
-
-def test_in_process_queue_dispatches_while_idle(app: Flask) -> None:
-    ticked = threading.Event()
-    queue = jobs.InProcessQueue(app, idle_interval=0.01, on_idle=ticked.set)
-    jobs.JOBS["test_noop"] = lambda _payload: None
-    try:
-        queue.enqueue("test_noop", {})
-        assert ticked.wait(10)
-    finally:
-        queue.stop()
-        jobs.JOBS.pop("test_noop", None)
-
-
-def test_queue_selection(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
-    assert isinstance(jobs.get_queue(app), jobs.SyncQueue)
-    assert jobs.get_queue(app) is jobs.get_queue(app)
-    app.config.update(MULESIGHT_JOB_QUEUE=None, MULESIGHT_REDIS_URL="redis://127.0.0.1:6379/0")
-    with caplog.at_level(logging.WARNING, logger="app.jobs"):
-        built = jobs.build_queue(app)
-    assert isinstance(built, jobs.InProcessQueue) and not built.running
-    assert "Redis job queue is not built yet" in caplog.text
-
-
-def test_a_redelivery_restarts_a_job_that_never_finished(
-    app: Flask, client: FlaskClient, session: Session
-) -> None:
-    site(session, ("OPS", "healthy"))
-    ticket_row = store.create_ticket(session, summary="placeholder")
-    payload = issue_created(key=ticket_row.key)
-    delivery = f"jira:issue_created:10042:{payload['timestamp']}"
-    stuck = WebhookEvent(delivery_id=delivery, payload=payload, status="processing")
-    session.add(stuck)
-    session.commit()
-
-    assert _post(client, payload).json["duplicate"] is True
-    session.expire_all()
-    assert session.get(WebhookEvent, stuck.id).status == "processing"  # type: ignore[union-attr]
-
-    stuck.received_at = app_now(app) - timedelta(hours=1)
-    session.commit()
-    assert _post(client, payload).json["duplicate"] is True
-    session.expire_all()
-    assert session.get(WebhookEvent, stuck.id).status == "done"  # type: ignore[union-attr]
-    assert [c.public for c in store.ticket_detail(session, ticket_row.key).comments] == [
-        False,
-        True,
-    ]

@@ -147,6 +147,35 @@ def _public_is(flag: bool) -> Callable[[Any], tuple[bool, str]]:
     return match
 
 
+def _attaches_both_uploads(request: Any) -> tuple[bool, str]:
+    """Both uploads (in either order: they go out together), internal, with the outbox marker."""
+    body = _json(request)
+    ok = (
+        sorted(body.get("temporaryAttachmentIds") or []) == ["temp-1", "temp-2"]
+        and body.get("public") is False
+        and "MuleSight reference: ms-" in body.get("additionalComment", {}).get("body", "")
+    )
+    return ok, "not both uploads, internal, with the marker"
+
+
+def sent(jsm: responses.RequestsMock, method: str, url: str, public: bool | None = None) -> Any:
+    """The one request of ``method`` to ``url`` (a comment: the public or the internal one)."""
+    found = [
+        c.request
+        for c in jsm.calls
+        if (c.request.method, c.request.url) == (method, url)
+        and (public is None or _json(c.request).get("public") is public)
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def uploads(jsm: responses.RequestsMock) -> list[Any]:
+    """The upload requests, report.json's first."""
+    found = [c.request for c in jsm.calls if c.request.url == UPLOAD_URL]
+    return sorted(found, key=lambda r: b'filename="report.json"' not in r.body)
+
+
 @pytest.fixture
 def jsm() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -170,11 +199,7 @@ def mock_everything(jsm: responses.RequestsMock) -> dict[str, Any]:
                     ]
                 }
             },
-            match=[
-                responses.matchers.json_params_matcher(
-                    {"temporaryAttachmentIds": ["temp-1", "temp-2"], "public": False}
-                )
-            ],
+            match=[_attaches_both_uploads],
         ),
         "labels": jsm.put(ISSUE_URL, status=204),
     }
@@ -210,17 +235,25 @@ def test_end_to_end_exact_calls_and_redelivery_adds_none(
         "delivery_id": "jira:issue_created:10042:1795389330000",
         "duplicate": False,
     }
-    assert calls(jsm) == [
-        ("POST", COMMENT_URL),
-        ("POST", UPLOAD_URL),
-        ("POST", UPLOAD_URL),
-        ("POST", ATTACH_URL),
-        ("PUT", ISSUE_URL),
-        ("POST", COMMENT_URL),
-    ]
+    # Independent calls go out together: only the comments' order and uploads-then-attach hold.
+    assert sorted(calls(jsm)) == sorted(
+        [
+            ("POST", COMMENT_URL),
+            ("POST", UPLOAD_URL),
+            ("POST", UPLOAD_URL),
+            ("POST", ATTACH_URL),
+            ("PUT", ISSUE_URL),
+            ("POST", COMMENT_URL),
+        ]
+    )
+    order = [c.request for c in jsm.calls]
+    assert order.index(sent(jsm, "POST", COMMENT_URL, public=False)) < order.index(
+        sent(jsm, "POST", COMMENT_URL, public=True)
+    )
+    assert max(order.index(u) for u in uploads(jsm)) < order.index(sent(jsm, "POST", ATTACH_URL))
     assert [mocks[k].call_count for k in ("internal", "attach", "labels", "public")] == [1] * 4
 
-    internal = _json(jsm.calls[0].request)
+    internal = _json(sent(jsm, "POST", COMMENT_URL, public=False))
     assert internal["public"] is False
     body = internal["body"]
     with app.extensions["db"].session() as session:
@@ -238,13 +271,14 @@ def test_end_to_end_exact_calls_and_redelivery_adds_none(
     assert "Escalation: Support triage" in body
     assert "Upstream" not in body  # no finding owned by MuleSoft in this scenario
 
-    uploads = [jsm.calls[i].request for i in (1, 2)]
-    assert b'filename="report.json"' in uploads[0].body
-    assert b'filename="report.md"' in uploads[1].body
-    report = json.loads(uploads[0].body.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0])
+    assert "MuleSight reference: ms-" in body.splitlines()[-1]  # to find it if in doubt
+    files = uploads(jsm)
+    assert b'filename="report.json"' in files[0].body
+    assert b'filename="report.md"' in files[1].body
+    report = json.loads(files[0].body.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0])
     assert report["run_id"] == run.id and report["verdict"] == "broken"
 
-    assert _json(jsm.calls[4].request) == {
+    assert _json(sent(jsm, "PUT", ISSUE_URL)) == {
         "update": {
             "labels": [
                 {"add": "mulesight-verdict-broken"},
@@ -253,8 +287,7 @@ def test_end_to_end_exact_calls_and_redelivery_adds_none(
             ]
         }
     }
-    public = _json(jsm.calls[5].request)
-    assert public["public"] is True
+    public = _json(sent(jsm, "POST", COMMENT_URL, public=True))
     asked = [line for line in public["body"].splitlines() if line.startswith("* ")]
     # Reproduction steps are in the ticket; the run filled in module, dataset, coverage, ...
     assert asked == ["* A screenshot or a log snippet, with passwords, secrets and tokens removed"]
@@ -380,11 +413,11 @@ def test_secret_in_the_ticket_is_security_impacting_and_never_sent_or_stored(
     for call in jsm.calls:
         body = call.request.body or b""
         assert LEAKED.encode() not in (body if isinstance(body, bytes) else body.encode())
-    internal = _json(jsm.calls[0].request)["body"]
+    internal = _json(sent(jsm, "POST", COMMENT_URL, public=False))["body"]
     assert "Security-impacting" in internal and "client_secret" in internal
     assert "Escalation: Security owner" in internal
     assert "the issue is security-impacting" in internal
-    labels = [item["add"] for item in _json(jsm.calls[4].request)["update"]["labels"]]
+    labels = [item["add"] for item in _json(sent(jsm, "PUT", ISSUE_URL))["update"]["labels"]]
     assert "mulesight-security-impacting" in labels
     with app.extensions["db"].engine.connect() as conn:
         for table in ("webhook_events", "outbox"):
@@ -400,15 +433,14 @@ def test_mulesoft_outage_tells_the_customer_what_to_file_and_expect(
 
     assert post(issue_created()).status_code == 202
 
-    internal = _json(jsm.calls[0].request)["body"]
+    internal = _json(sent(jsm, "POST", COMMENT_URL, public=False))["body"]
     assert "Suggested severity: Sev 1" in internal
     assert "Upstream: MuleSoft's platform" in internal
     assert "File a case with MuleSoft at *S1*" in internal  # Markdown bold → Jira bold
     for tier in ("Gold: within 1 business day", "Platinum: within 2 hours", "Titanium"):
         assert tier in internal
     assert "maintenance window" in internal
-    public = _json(jsm.calls[-1].request)
-    assert public["public"] is True
+    public = _json(sent(jsm, "POST", COMMENT_URL, public=True))
     assert "open a case with MuleSoft" in public["body"] and "severity S1" in public["body"]
     assert "https://status.mulesoft.com" in public["body"]
     assert "Titanium: within 45 minutes" in public["body"]

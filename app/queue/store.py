@@ -1,0 +1,234 @@
+"""The job record: submit, claim, finish, fail and sweep rows of the ``jobs`` table.
+
+The database is the record, the queue only a wake-up (design note 13). Every state change is one
+conditional ``UPDATE``, so two processes never both own a job:
+
+- :func:`submit` adds a ``queued`` row to the caller's transaction (a key already there is kept:
+  submitting twice is a no-op; a ``failed`` one is queued again).
+- :func:`claim` turns ``queued`` into ``running`` with a lease; only one caller gets it.
+- :func:`finish` / :func:`fail` end the attempt — only if the caller still owns it.
+- :func:`sweep` re-queues what nobody is doing: a ``running`` job whose lease expired (its worker
+  died), a ``queued`` job nobody took before its wake-by time (a lost wake-up), a ``waiting``
+  retry that came due. It returns their ids for the caller to wake.
+
+No Flask here: every function takes a session (factory) and ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import Job
+from diagnostics.redaction import redact_text
+
+QUEUED, RUNNING, WAITING, DONE, FAILED = "queued", "running", "waiting", "done", "failed"
+ERROR_LIMIT = 1000
+SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """How long a lease lasts, how often a failing job is tried and how long it waits between."""
+
+    lease: timedelta = timedelta(seconds=60)
+    max_attempts: int = 5
+    base_delay: timedelta = timedelta(seconds=10)
+    max_delay: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> JobPolicy:
+        return cls(
+            lease=timedelta(seconds=float(config.get("MULESIGHT_JOB_LEASE_S") or 60)),
+            max_attempts=int(config.get("MULESIGHT_JOB_MAX_ATTEMPTS") or 5),
+        )
+
+    def delay(self, attempts: int) -> timedelta:
+        return min(self.max_delay, self.base_delay * (2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def submit(
+    session: Session,
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    key: str,
+    now: datetime,
+    policy: JobPolicy,
+    installation_id: str | None = None,
+) -> Job:
+    """Add the job to the caller's transaction (flushed, so ``id`` is set); the caller commits."""
+    job = session.scalar(select(Job).where(Job.key == key))
+    if job is not None:
+        if job.status == FAILED:
+            job.status, job.attempts, job.error = QUEUED, 0, None
+            job.lease_until = now + policy.lease
+        return job
+    job = Job(
+        key=key,
+        kind=kind,
+        installation_id=installation_id,
+        payload=dict(payload),
+        status=QUEUED,
+        attempts=0,
+        lease_until=now + policy.lease,
+        created_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(
+    session_factory: Callable[[], Session],
+    job_id: int,
+    worker: str,
+    *,
+    now: datetime,
+    lease: timedelta,
+) -> Claimed | None:
+    """Own job ``job_id`` for ``lease``; ``None`` if it is not ``queued`` (done, or taken)."""
+    with session_factory() as session:
+        taken = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == QUEUED)
+            .values(
+                status=RUNNING,
+                claimed_by=worker[:64],
+                lease_until=now + lease,
+                attempts=Job.attempts + 1,
+                started_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+        if taken != 1:
+            return None
+        job = session.get(Job, job_id)
+        assert job is not None
+        return Claimed(job.id, job.kind, dict(job.payload), job.attempts)
+
+
+def finish(
+    session_factory: Callable[[], Session],
+    job_id: int,
+    worker: str,
+    *,
+    now: datetime,
+    result: Mapping[str, Any] | None = None,
+) -> bool:
+    """Mark the job done (if ``worker`` still owns it)."""
+    return _end(
+        session_factory,
+        job_id,
+        worker,
+        status=DONE,
+        finished_at=now,
+        result=dict(result) if result is not None else None,
+        error=None,
+    )
+
+
+def fail(
+    session_factory: Callable[[], Session],
+    job_id: int,
+    worker: str,
+    error: str,
+    *,
+    now: datetime,
+    policy: JobPolicy,
+    attempts: int,
+    retryable: bool = True,
+    result: Mapping[str, Any] | None = None,
+) -> str:
+    """Schedule another attempt (``waiting``) or give up (``failed``); returns the new status."""
+    retry = retryable and attempts < policy.max_attempts
+    status = WAITING if retry else FAILED
+    values: dict[str, Any] = {"status": status, "error": redact_text(error)[:ERROR_LIMIT]}
+    if retry:
+        values["lease_until"] = now + policy.delay(attempts)
+    else:
+        values["finished_at"] = now
+        values["result"] = dict(result) if result is not None else None
+    _end(session_factory, job_id, worker, **values)
+    return status
+
+
+def _end(session_factory: Callable[[], Session], job_id: int, worker: str, **values: Any) -> bool:
+    with session_factory() as session:
+        changed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == RUNNING, Job.claimed_by == worker[:64])
+            .values(claimed_by=None, **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+        return changed == 1
+
+
+def sweep(
+    session_factory: Callable[[], Session],
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int = SWEEP_BATCH,
+) -> list[int]:
+    """Re-queue jobs whose lease or wake-by time passed; returns their ids (to wake)."""
+    with session_factory() as session:
+        due = (
+            select(Job.id)
+            .where(Job.status.in_((QUEUED, RUNNING, WAITING)), Job.lease_until <= now)
+            .order_by(Job.lease_until)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list(
+            session.scalars(
+                update(Job)
+                .where(
+                    Job.id.in_(due.scalar_subquery()),
+                    Job.status.in_((QUEUED, RUNNING, WAITING)),
+                    Job.lease_until <= now,
+                )
+                .values(status=QUEUED, claimed_by=None, lease_until=now + lease)
+                .returning(Job.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        session.commit()
+        return sorted(ids)
+
+
+def get_job(session: Session, key: str) -> Job | None:
+    return session.scalar(select(Job).where(Job.key == key))
+
+
+__all__ = [
+    "DONE",
+    "FAILED",
+    "QUEUED",
+    "RUNNING",
+    "WAITING",
+    "Claimed",
+    "JobPolicy",
+    "claim",
+    "fail",
+    "finish",
+    "get_job",
+    "submit",
+    "sweep",
+]

@@ -1,0 +1,489 @@
+"""Benchmark: Service Management webhooks through the production shape, on this machine.
+
+``mulesight serve --workers 2`` (gunicorn) and ``mulesight worker --processes N`` on PostgreSQL
+(a fresh schema) and Redis (a fresh queue name), simulated Anypoint, a Service Management
+stand-in on loopback answering each call after 21 ms. Every address is loopback.
+
+1. **Intake** — open loop: signed ``jira:issue_created`` webhooks at ``--rate``/s for
+   ``--seconds`` s, each sent at its scheduled time from a separate process; latency counts from
+   the scheduled time to the 202. Prints p50/p99/max and errors, then how long the workers took
+   to enrich the lot.
+2. **Burst** — ``--burst`` webhooks at once; time from each webhook to its ticket enriched
+   (internal comment, attachments, labels and public comment all received): p50/p95/max.
+3. **Crash** — another burst; once some of it is enriched, SIGKILL of every process (gunicorn
+   master and workers, worker supervisor and workers), a restart, and the webhooks refused during
+   the outage sent again (as Service Management retries a failed delivery). Counts tickets accepted
+   but never enriched (lost) and tickets written to more than once (duplicated).
+4. **Scaling** — a backlog of ``--backlog`` tickets, then 1, 2 and 4 worker processes started on
+   it: tickets enriched per second.
+
+The last line is machine-readable JSON.
+
+    .venv/bin/python bench/webhooks.py [--rate 200 --seconds 30 --burst 100 --backlog 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from tests.app.test_webhook_jsm import SECRET, issue_created, sign  # noqa: E402
+from tests.jsm_standin import JsmStandIn  # noqa: E402
+
+POSTGRES = os.environ.get(
+    "MULESIGHT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS = os.environ.get("MULESIGHT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+MULESIGHT = [sys.executable, "-c", "from app.cli import main; main()"]
+SCENARIO = "api-manager-sandbox-only"  # a broken site: every ticket gets all four writes
+LATENCY_S = 0.021
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- webhooks --------------------------------------------------------------------------------------
+
+
+def webhook_body(number: int, sites: int) -> bytes:
+    site = number % sites
+    payload = issue_created(key=f"SUP-{number}", summary=f"Macro empty on site{site}.atlassian.net")
+    payload["issue"]["id"] = str(100000 + number)
+    fields = payload["issue"]["fields"]
+    fields["description"] += f"\n\nSite: https://site{site}.atlassian.net"
+    return json.dumps(payload).encode()
+
+
+def _sender(base: str, numbers: list[int], rate: float, sites: int, start: float, out: Any) -> None:
+    """Child process: send each webhook at ``start + i / rate`` (open loop); report results."""
+    sessions = threading.local()
+    bodies = [(n, webhook_body(n, sites)) for n in numbers]
+
+    def send(index: int) -> tuple[int, float, float, int]:
+        number, body = bodies[index]
+        due = start + index / rate if rate else start
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        session = getattr(sessions, "session", None) or requests.Session()
+        sessions.session = session
+        try:
+            answer = session.post(
+                f"{base}/webhooks/jsm",
+                data=body,
+                headers={"X-Hub-Signature": sign(body, SECRET), "Content-Type": "application/json"},
+                timeout=30,
+            )
+            status = answer.status_code
+        except requests.RequestException:
+            status = 0
+        return number, due, time.monotonic(), status
+
+    workers = 96 if rate else min(len(bodies), 100)
+    with ThreadPoolExecutor(workers) as pool:
+        out.put(list(pool.map(send, range(len(bodies)))))
+
+
+def send_all(
+    base: str, numbers: list[int], rate: float, sites: int
+) -> list[tuple[int, float, float, int]]:
+    """``(number, scheduled, answered, status)`` per webhook (status 0: no answer)."""
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    start = time.monotonic() + 1.0
+    child = context.Process(target=_sender, args=(base, numbers, rate, sites, start, out))
+    child.start()
+    results = out.get()
+    child.join()
+    return results
+
+
+# -- the deployment --------------------------------------------------------------------------------
+
+
+class Deployment:
+    def __init__(self, standin: JsmStandIn, logs: Path) -> None:
+        self.schema = f"mulesight_bench_{uuid.uuid4().hex[:10]}"
+        self.queue = f"mulesight-bench-{uuid.uuid4().hex[:10]}"
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.logs = logs
+        logs.mkdir(parents=True, exist_ok=True)
+        self.admin = sa.create_engine(POSTGRES)
+        with self.admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
+        url = sa.make_url(POSTGRES).update_query_dict({"options": f"-csearch_path={self.schema}"})
+        self.env = {
+            **os.environ,
+            "MULESIGHT_DATABASE_URL": url.render_as_string(hide_password=False),
+            "MULESIGHT_REDIS_URL": REDIS,
+            "MULESIGHT_QUEUE_NAME": self.queue,
+            "MULESIGHT_SECRET_KEY": "bench-only-secret-key-0123456789",
+            "MULESIGHT_WEBHOOK_SECRET": SECRET,
+            "JSM_BASE_URL": standin.base_url,
+            "JSM_EMAIL": "bot@bench.example",
+            "JSM_API_TOKEN": "ATATT-bench",
+            "JSM_SERVICE_DESK_ID": "7",
+            "MULESIGHT_JOB_LEASE_S": "10",
+            "MULESIGHT_OUTBOX_LEASE_S": "10",
+            "MULESIGHT_SWEEP_INTERVAL_S": "2",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.web: subprocess.Popen[bytes] | None = None
+        self.workers: subprocess.Popen[bytes] | None = None
+        self.engine = sa.create_engine(self.env["MULESIGHT_DATABASE_URL"])
+
+    def seed(self, sites: int) -> None:
+        from app import create_app
+        from app.models import Installation, Space
+
+        app = create_app(
+            {
+                "INSTANCE_PATH": str(self.logs / "instance"),
+                "MULESIGHT_DATABASE_URL": self.env["MULESIGHT_DATABASE_URL"],
+                "MULESIGHT_SECRET_KEY": self.env["MULESIGHT_SECRET_KEY"],
+            }
+        )
+        with app.extensions["db"].session() as session:
+            for n in range(sites):
+                session.add(
+                    Installation(
+                        id=f"inst-{n}",
+                        cloud_id=f"cloud-{n}",
+                        site_url=f"https://site{n}.atlassian.net",
+                    )
+                )
+                session.flush()
+                session.add(
+                    Space(
+                        installation_id=f"inst-{n}",
+                        key="OPS",
+                        client_id="ca",
+                        control_plane="us",
+                        scenario=SCENARIO,
+                    )
+                )
+            session.commit()
+        app.extensions["db"].dispose()
+
+    def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("ab") as out:
+            return subprocess.Popen(
+                [*MULESIGHT, *args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start_web(self) -> None:
+        self.web = self._start("web", "serve", "--workers", "2", "--port", str(self.port))
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            try:
+                if requests.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise SystemExit("gunicorn did not come up")
+
+    def start_workers(self, processes: int) -> None:
+        """Start the workers and wait until RQ lists them all (each builds its app first)."""
+        from redis import Redis
+        from rq import Queue, Worker
+
+        self.workers = self._start("workers", "worker", "--processes", str(processes))
+        with Redis.from_url(REDIS) as redis:
+            queue = Queue(self.queue, connection=redis)
+            end = time.monotonic() + 120
+            while len(Worker.all(queue=queue)) < processes and time.monotonic() < end:
+                time.sleep(0.2)
+
+    def stop_workers(self) -> None:
+        if self.workers is not None:
+            os.killpg(self.workers.pid, signal.SIGTERM)
+            self.workers.wait(60)
+            self.workers = None
+
+    def kill_everything(self) -> None:
+        for proc in (self.web, self.workers):
+            if proc is not None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        self.web = self.workers = None
+
+    def stop(self) -> None:
+        for proc in (self.web, self.workers):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+        self.engine.dispose()
+        with self.admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+        self.admin.dispose()
+        from redis import Redis
+        from rq import Queue
+
+        with Redis.from_url(REDIS) as redis:
+            Queue(self.queue, connection=redis).delete(delete_jobs=True)
+            for key in redis.scan_iter(f"{self.queue}:*"):
+                redis.delete(key)
+
+
+# -- what the stand-in saw -------------------------------------------------------------------------
+
+
+def writes(standin: JsmStandIn, ticket: str) -> tuple[int, int, int, int]:
+    """(internal comments, public comments, attachment calls, label calls) on ``ticket``."""
+    with standin.lock:
+        comments = standin.comments.get(ticket, [])
+        internal = sum(1 for c in comments if not c["public"] and c["body"].startswith("h2."))
+        public = sum(1 for c in comments if c["public"])
+        return (
+            internal,
+            public,
+            len(standin.attachments.get(ticket, [])),
+            len(standin.labels.get(ticket, [])),
+        )
+
+
+def enriched(standin: JsmStandIn, ticket: str) -> bool:
+    return all(count >= 1 for count in writes(standin, ticket))
+
+
+def wait_enriched(standin: JsmStandIn, tickets: list[str], patience: float) -> float:
+    """Seconds until every ticket is enriched (or ``patience`` passed: then NaN)."""
+    start = time.monotonic()
+    while time.monotonic() - start < patience:
+        if all(enriched(standin, t) for t in tickets):
+            return time.monotonic() - start
+        time.sleep(0.25)
+    return float("nan")
+
+
+# -- the phases ------------------------------------------------------------------------------------
+
+
+def intake(
+    deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
+) -> dict[str, Any]:
+    numbers = list(range(first, first + int(args.rate * args.seconds)))
+    log(f"intake: {len(numbers)} webhooks at {args.rate}/s ...")
+    results = send_all(deploy.base, numbers, args.rate, args.sites)
+    latencies = [(answered - due) * 1000 for _n, due, answered, status in results if status == 202]
+    errors = sum(1 for *_rest, status in results if status != 202)
+    tickets = [f"SUP-{n}" for n, *_rest, status in results if status == 202]
+    log(
+        f"intake: p99 {percentile(latencies, 99):.1f} ms, {errors} errors; waiting for enrichment ..."
+    )
+    drained = wait_enriched(standin, tickets, args.patience)
+    done = sum(1 for t in tickets if enriched(standin, t))
+    return {
+        "webhooks": len(numbers),
+        "intake_p50_ms": round(percentile(latencies, 50), 1),
+        "intake_p99_ms": round(percentile(latencies, 99), 1),
+        "intake_max_ms": round(max(latencies, default=float("nan")), 1),
+        "intake_errors": errors,
+        "enriched": done,
+        "drain_s_after_last_webhook": round(drained, 1),
+    }
+
+
+def burst(
+    deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
+) -> dict[str, Any]:
+    numbers = list(range(first, first + args.burst))
+    log(f"burst: {len(numbers)} webhooks at once ...")
+    results = send_all(deploy.base, numbers, 0, args.sites)
+    sent = {f"SUP-{n}": due for n, due, _a, status in results if status == 202}
+    wait_enriched(standin, list(sent), args.patience)
+    with standin.lock:
+        done = {t: standin.done_at[t] for t in sent if t in standin.done_at}
+    times = [done[t] - sent[t] for t in sent if t in done and enriched(standin, t)]
+    return {
+        "burst": len(numbers),
+        "burst_accepted": len(sent),
+        "burst_enriched": len(times),
+        "burst_p50_s": round(percentile(times, 50), 2),
+        "burst_p95_s": round(percentile(times, 95), 2),
+        "burst_max_s": round(max(times, default=float("nan")), 2),
+    }
+
+
+def crash(
+    deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
+) -> dict[str, Any]:
+    numbers = list(range(first, first + args.burst))
+    tickets = [f"SUP-{n}" for n in numbers]
+    log(f"crash: {len(numbers)} webhooks, SIGKILL of every process mid-burst ...")
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    start = time.monotonic() + 0.5
+    rate = args.burst / 2.0  # the burst over 2 s, so the kill lands in the middle of it
+    child = context.Process(
+        target=_sender, args=(deploy.base, numbers, rate, args.sites, start, out)
+    )
+    child.start()
+    while sum(1 for t in tickets if enriched(standin, t)) < max(1, args.burst // 10):
+        time.sleep(0.05)
+    deploy.kill_everything()
+    results = out.get()
+    child.join()
+    accepted = [f"SUP-{n}" for n, *_r, status in results if status == 202]
+    refused = [n for n, *_r, status in results if status != 202]
+    enriched_at_kill = sum(1 for t in tickets if enriched(standin, t))
+    log(
+        f"crash: killed after {enriched_at_kill} enriched; {len(accepted)} accepted, {len(refused)} refused; restarting ..."
+    )
+    deploy.start_web()
+    deploy.start_workers(args.processes)
+    retried = send_all(deploy.base, refused, 0, args.sites) if refused else []
+    accepted += [f"SUP-{n}" for n, *_r, status in retried if status == 202]
+    recovered = wait_enriched(standin, accepted, args.patience)
+    time.sleep(5)  # a few more sweeps: anything sent twice would show now
+    lost = [t for t in accepted if not enriched(standin, t)]
+    duplicated = [t for t in tickets if any(count > 1 for count in writes(standin, t))]
+    return {
+        "crash_accepted": len(accepted),
+        "crash_enriched_before_kill": enriched_at_kill,
+        "crash_lost": len(lost),
+        "crash_duplicated": len(duplicated),
+        "crash_recovered_s_after_restart": round(recovered, 1),
+    }
+
+
+def job_figures(deploy: Deployment, phase: str) -> dict[str, Any]:
+    """How long a job took (median, ms) and how many ran more than once (a lease expired)."""
+    with deploy.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT attempts, started_at, finished_at FROM jobs WHERE status = 'done'")
+        ).all()
+    durations = [(f - s).total_seconds() * 1000 for _a, s, f in rows if s and f]
+    return {
+        f"{phase}_job_median_ms": round(statistics.median(durations), 1) if durations else None,
+        f"{phase}_jobs_run_more_than_once": sum(1 for a, _s, _f in rows if a > 1),
+    }
+
+
+def scaling(
+    deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
+) -> dict[str, Any]:
+    throughput: dict[str, float] = {}
+    for processes in (1, 2, 4):
+        deploy.stop_workers()
+        numbers = list(range(first, first + args.backlog))
+        first += args.backlog
+        results = send_all(deploy.base, numbers, 0, args.sites)
+        tickets = [f"SUP-{n}" for n, *_r, status in results if status == 202]
+        log(f"scaling: {len(tickets)} queued, starting {processes} worker process(es) ...")
+        started = time.monotonic()
+        deploy.start_workers(processes)
+        took = wait_enriched(standin, tickets, args.patience)
+        throughput[str(processes)] = round(len(tickets) / took, 1) if took == took else 0.0
+        log(
+            f"scaling: {processes} process(es): {throughput[str(processes)]} tickets/s ({time.monotonic() - started:.0f} s)"
+        )
+    return {"throughput_tickets_per_s": throughput}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--burst", type=int, default=100)
+    parser.add_argument("--backlog", type=int, default=200)
+    parser.add_argument(
+        "--sites", type=int, default=20, help="customer sites the tickets come from"
+    )
+    parser.add_argument("--processes", type=int, default=2, help="worker processes (phases 1-3)")
+    parser.add_argument(
+        "--patience", type=float, default=300, help="longest wait for enrichment, s"
+    )
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["intake", "burst", "crash", "scaling"]
+    )
+    args = parser.parse_args()
+
+    logs = Path(os.environ.get("MULESIGHT_BENCH_LOGS", f"/tmp/mulesight-bench-{os.getpid()}"))
+    standin = JsmStandIn(latency=LATENCY_S).start()
+    figures: dict[str, Any] = {
+        "bench": "webhooks",
+        "web_workers": 2,
+        "worker_processes": args.processes,
+        "sites": args.sites,
+        "jsm_latency_ms": LATENCY_S * 1000,
+        "cpus": os.cpu_count(),
+    }
+    phases = [
+        (name, phase)
+        for name, phase in (
+            ("intake", intake),
+            ("burst", burst),
+            ("crash", crash),
+            ("scaling", scaling),
+        )
+        if name not in args.skip
+    ]
+    try:
+        for index, (name, phase) in enumerate(phases):
+            # Each phase on a fresh deployment (schema, queue): no phase waits behind another's backlog.
+            deploy = Deployment(standin, logs / name)
+            try:
+                deploy.seed(args.sites)
+                deploy.start_web()
+                if name != "scaling":
+                    deploy.start_workers(args.processes)
+                result = phase(deploy, standin, args, index * 1_000_000)
+                figures.update(result)
+                figures.update(job_figures(deploy, name))
+            finally:
+                deploy.stop()
+        figures["jsm_connections"] = standin.connections
+        figures["jsm_requests"] = standin.requests
+        figures["load_average_1m"] = round(os.getloadavg()[0], 1)
+    finally:
+        standin.stop()
+    log(f"logs in {logs}")
+    print(json.dumps(figures, default=str).replace("NaN", "null"))  # strict JSON: no NaN
+
+
+if __name__ == "__main__":
+    main()
