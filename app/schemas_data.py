@@ -50,8 +50,11 @@ class RefreshIn(SpaceKeyAlias):
     dataset = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.OneOf(REFRESHABLE),
-        metadata={"description": "Dataset key; omit for every enabled dataset."},
+        validate=DATASET,
+        metadata={
+            "description": "Dataset key; omit for every enabled dataset. A derived one "
+            "(ops_dashboard, rovo) refreshes its sources."
+        },
     )
     group_id = _asset_field()
     asset_id = _asset_field()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.schemas import ConnectionOut, SpaceKeyAlias, space_key_field
 from app.storage.runs import MAX_LIMIT, path_key
@@ -44,14 +44,33 @@ def _limit() -> fields.Integer:
 # -- requests ----------------------------------------------------------------------------------
 
 
-class RunIn(SpaceKeyAlias):
-    """Start a diagnostics run of one of the caller's spaces."""
+SCOPES = ("space", "site")
 
-    space_key = space_key_field(required=True)
+
+class RunIn(SpaceKeyAlias):
+    """Start a diagnostics run of one of the caller's spaces, or (``scope: site``, the admin
+    self-check) of every configured space of the site, or only ``space_key`` if given."""
+
+    scope = fields.String(
+        load_default="space",
+        validate=validate.OneOf(SCOPES),
+        metadata={"description": "space (default) or site (the self-check)."},
+    )
+    space_key = space_key_field(load_default=None)
+
+    @validates_schema
+    def _space_needed(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("scope") == "space" and not data.get("space_key"):
+            raise ValidationError("Name the space to run diagnostics for.", "space_key")
 
 
 class RunListQuery(SpaceKeyAlias, _Query):
     space_key = space_key_field(load_default=None)
+    scope = fields.String(
+        load_default=None,
+        validate=validate.OneOf(("site",)),
+        metadata={"description": "site: only the self-check's runs."},
+    )
     limit = _limit()
 
 
@@ -113,6 +132,17 @@ class RunOut(RunSummaryOut):
     report = StoredReport(required=True)
 
 
+class SiteRunOut(Schema):
+    """A self-check of the site: one run per configured space (or the one named)."""
+
+    scope = fields.Constant("site", required=True)
+    verdict = fields.String(
+        allow_none=True,
+        metadata={"enum": ["healthy", "degraded", "broken"], "description": "The worst run's."},
+    )
+    runs = fields.List(fields.Nested(RunOut), required=True)
+
+
 class FindingBrief(Schema):
     key = fields.String(required=True)
     id = fields.String(required=True)
@@ -132,14 +162,17 @@ class Change(Schema):
 
 
 class VerdictChange(Schema):
-    before = fields.String(required=True)
+    before = fields.String(required=True, allow_none=True)
     after = fields.String(required=True)
 
 
 class DiffOut(Schema):
-    """What changed between two runs (``diagnostics.diff``): findings fixed, new, still open."""
+    """What changed between two runs (``diagnostics.diff``): findings fixed, new, still open.
 
-    before = fields.Nested(RunRef, required=True)
+    For a space's first run ``before`` is null, the lists are empty and ``message`` says so."""
+
+    before = fields.Nested(RunRef, required=True, allow_none=True)
+    message = fields.String(allow_none=True)
     after = fields.Nested(RunRef, required=True)
     verdict = fields.Nested(VerdictChange, required=True)
     coverage = fields.List(fields.Nested(Change), required=True)

@@ -23,7 +23,7 @@ from app.crypto import secret_box
 from app.db import get_session
 from app.errors import ApiError
 from app.jobs import get_queue
-from app.models import DiagnosticRun
+from app.models import DiagnosticRun, Installation
 from app.openapi import api_endpoint
 from app.schemas_runs import (
     DiffOut,
@@ -33,6 +33,7 @@ from app.schemas_runs import (
     RunListQuery,
     RunOut,
     RunSummaryOut,
+    SiteRunOut,
 )
 from app.services import runs
 from app.storage.runs import RunRow
@@ -58,16 +59,24 @@ def scenario_unavailable(exc: ScenarioError) -> ApiError:
     return ApiError(409, "scenario_unavailable", f"The space's simulated scenario: {exc.message}")
 
 
-def run_against(session: Session, run: DiagnosticRun, against: str | None) -> DiagnosticRun:
-    """The run to compare ``run`` with: ``against`` (same tenant) or the space's previous run."""
+def run_against(session: Session, run: DiagnosticRun, against: str | None) -> DiagnosticRun | None:
+    """The run to compare ``run`` with: ``against`` (same tenant) or the space's previous run
+    (``None`` for the space's first run)."""
     if against is not None:
         return runs.get_run(session, run.installation_id, against)
-    previous = runs.previous_run(session, run)
-    if previous is None:
-        raise ApiError(
-            404, "no_previous_run", "No earlier run of this space to compare with; pass 'against'."
-        )
-    return previous
+    return runs.previous_run(session, run)
+
+
+def nothing_to_compare(run: DiagnosticRun) -> dict[str, Any]:
+    """The diff of a space's first run: nothing before it, nothing changed."""
+    return {
+        "before": None,
+        "after": {"run_id": run.id, "generated_at": run.report.get("generated_at", "")},
+        "message": "This is the first diagnostics run of this space: there is nothing to "
+        "compare it with yet.",
+        "verdict": {"before": None, "after": run.verdict},
+        **{key: [] for key in ("coverage", "freshness", "scopes", "fixed", "new", "still_open")},
+    }
 
 
 REPORT_FORMATS_DOC = """---
@@ -112,6 +121,8 @@ def create_run(body: dict[str, Any]) -> DiagnosticRun | Response:
     The run is a background job; the request waits up to ``MULESIGHT_RUN_WAIT_S`` for it. A run
     finished by then answers 201 with the whole report; otherwise 202 with
     ``{"id", "state": "queued"|"running"}`` — poll ``GET /forge/v1/runs/{id}``.
+    ``scope: site`` is the admin self-check: a run of every configured space (or ``space_key``),
+    answered at once as ``SiteRunOut`` (runs in the request, not as jobs).
     ---
     post:
       responses:
@@ -126,6 +137,8 @@ def create_run(body: dict[str, Any]) -> DiagnosticRun | Response:
                   id: {type: string, description: The run id to poll.}
                   state: {type: string, enum: [queued, running]}
     """
+    if body["scope"] == "site":
+        return site_check(body["space_key"])
     session = get_session()
     space = storage.get_space(session, g.tenant.installation_id, body["space_key"])
     queue = get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
@@ -164,9 +177,14 @@ def pending_or_error(state: runs.RunState) -> Response:
 @forge_required
 @api_endpoint(query=RunListQuery, response=RunSummaryOut, many=True, tags=TAGS)
 def list_runs(query: dict[str, Any]) -> list[RunRow]:
-    """The caller's latest runs, newest first (of one space if ``space_key`` is given)."""
+    """The caller's latest runs, newest first (of one space if ``space_key`` is given; only the
+    self-check's with ``scope=site``)."""
     return runs.list_runs(
-        get_session(), g.tenant.installation_id, space_key=query["space_key"], limit=query["limit"]
+        get_session(),
+        g.tenant.installation_id,
+        space_key=query["space_key"],
+        limit=query["limit"],
+        self_check=query["scope"] == "site",
     )
 
 
@@ -192,4 +210,28 @@ def diff_run(run_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """What changed since another of the caller's runs (default: the space's previous run)."""
     session = get_session()
     run = runs.get_run(session, g.tenant.installation_id, run_id)
-    return runs.diff_runs(run_against(session, run, query["against"]), run)
+    before = run_against(session, run, query["against"])
+    return nothing_to_compare(run) if before is None else runs.diff_runs(before, run)
+
+
+def site_check(space_key: str | None) -> Response:
+    """The self-check: a run of every configured space of the caller's site (or ``space_key``)."""
+    session = get_session()
+    installation = session.get(Installation, g.tenant.installation_id)  # registered by auth
+    assert installation is not None
+    try:
+        done = runs.run_for_site(
+            session,
+            installation,
+            space_keys=None if space_key is None else [space_key],
+            config=current_app.config,
+            box=secret_box(),
+            requested_by=runs.self_check_actor(g.tenant.actor),
+        )
+    except ScenarioError as exc:
+        raise scenario_unavailable(exc) from None
+    verdicts = [run.verdict for run in done]
+    worst = next((v for v in ("broken", "degraded", "healthy") if v in verdicts), None)
+    response = jsonify(SiteRunOut().dump({"runs": done, "verdict": worst}))
+    response.status_code = 201
+    return response

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # Forge gives a remote call 25 s: the page search and the run share the 20 s run budget.
 PAGE_SEARCH_BUDGET_S = 5.0
 MIN_DEADLINE_S = 10.0
+SELF_CHECK_PREFIX = "self-check:"
 CONTENT_TYPES: Mapping[str, str] = {
     "json": "application/json",
     "markdown": "text/markdown; charset=utf-8",
@@ -68,6 +69,7 @@ __all__ = [
     "run_for_space",
     "run_recorded",
     "run_state",
+    "self_check_actor",
     "submit_run",
     "wait_for_run",
 ]
@@ -209,12 +211,28 @@ def get_run(session: Session, installation_id: str, run_id: str) -> DiagnosticRu
 
 
 def list_runs(
-    session: Session, installation_id: str, *, space_key: str | None = None, limit: int = 20
+    session: Session,
+    installation_id: str,
+    *,
+    space_key: str | None = None,
+    limit: int = 20,
+    self_check: bool = False,
 ) -> list[RunRow]:
-    """The tenant's latest runs, newest first; an unknown ``space_key`` is :class:`NotFound`."""
+    """The tenant's latest runs, newest first; an unknown ``space_key`` is :class:`NotFound`.
+
+    ``self_check``: only the runs the site self-check started (:func:`self_check_actor`).
+    """
     if space_key is not None:
         storage.get_space(session, installation_id, space_key)
-    return run_store.list_runs(session, installation_id, space_key=space_key, limit=limit)
+    prefix = SELF_CHECK_PREFIX if self_check else None
+    return run_store.list_runs(
+        session, installation_id, space_key=space_key, limit=limit, requested_by_prefix=prefix
+    )
+
+
+def self_check_actor(actor: str) -> str:
+    """The ``requested_by`` of a run the site self-check started for ``actor``."""
+    return f"{SELF_CHECK_PREFIX}{actor}"[:255]
 
 
 def previous_run(session: Session, run: DiagnosticRun) -> DiagnosticRun | None:

@@ -77,10 +77,17 @@ _ROW_COLUMNS = (
 
 
 def list_runs(
-    session: Session, installation_id: str, *, space_key: str | None = None, limit: int = 20
+    session: Session,
+    installation_id: str,
+    *,
+    space_key: str | None = None,
+    limit: int = 20,
+    requested_by_prefix: str | None = None,
 ) -> list[RunRow]:
-    """The tenant's latest runs, newest first (of one space if given)."""
+    """The tenant's latest runs, newest first (of one space, of one kind of requester, if given)."""
     query = select(*_ROW_COLUMNS).where(DiagnosticRun.installation_id == installation_id)
+    if requested_by_prefix is not None:
+        query = query.where(DiagnosticRun.requested_by.startswith(requested_by_prefix))
     return [RunRow(*row) for row in session.execute(_rows(query, space_key, limit))]
 
 

@@ -213,8 +213,12 @@ def test_diff_without_an_earlier_run(client: FlaskClient, forge_headers: Headers
     start_run(client, headers, "DOCS")  # another space's run is not "previous"
     run = start_run(client, headers, "OPS")
     response = client.get(f"{URL}/{run['id']}/diff", headers=headers)
-    assert response.status_code == 404
-    assert response.json["error"]["code"] == "no_previous_run"
+    assert response.status_code == 200, response.json
+    diff = response.json
+    assert diff["before"] is None and diff["after"]["run_id"] == run["id"]
+    assert "nothing to compare" in diff["message"]
+    assert diff["verdict"] == {"before": None, "after": run["verdict"]}
+    assert diff["fixed"] == diff["new"] == diff["still_open"] == []
 
 
 # -- bad input ----------------------------------------------------------------------------------
@@ -246,6 +250,8 @@ def test_bad_limit(client: FlaskClient, forge_headers: Headers, limit: str) -> N
     [
         ({}, "space_key"),
         ({"space_key": "no spaces"}, "space_key"),
+        ({"scope": "galaxy"}, "scope"),
+        ({"scope": "site", "space_key": "no spaces"}, "space_key"),
         ({"space_key": "OPS", "x": 1}, "x"),
     ],
 )
@@ -434,3 +440,42 @@ def test_a_slow_page_search_does_not_eat_the_run_budget(
     assert calls == [f"https://api.atlassian.com/ex/confluence/cloud-{SITE_A[-4:]}"]
     assert "longer than 0.05 s" in run.report["notes"][0]
     assert run.report["deadline_s"] <= 20
+
+
+# -- the site self-check -----------------------------------------------------------------------------
+
+
+def test_the_site_self_check_runs_every_space_and_lists_only_its_runs(
+    client: FlaskClient, forge_headers: Headers
+) -> None:
+    headers = forge_headers(SITE_A)
+    space_run = start_run(client, headers, "OPS")  # from the space page: not a self-check run
+
+    response = client.post(URL, json={"scope": "site"}, headers=headers)
+    assert response.status_code == 201, response.json
+    check = response.json
+    assert check["scope"] == "site"
+    assert sorted(r["space_key"] for r in check["runs"]) == ["DOCS", "OPS"]  # never SITE_B's
+    assert check["verdict"] == "broken"  # the worst: OPS is on the sandbox-only scenario
+    assert all(r["report"]["schema_version"] == 1 for r in check["runs"])
+
+    one = client.post(URL, json={"scope": "site", "space_key": "DOCS"}, headers=headers)
+    assert one.status_code == 201, one.json
+    assert [r["space_key"] for r in one.json["runs"]] == ["DOCS"]
+
+    listed = client.get(f"{URL}?scope=site", headers=headers).json
+    assert len(listed) == 3 and space_run["id"] not in {r["id"] for r in listed}
+    assert all(r["requested_by"].startswith("self-check:") for r in listed)
+    everything = client.get(URL, headers=headers).json
+    assert space_run["id"] in {r["id"] for r in everything}
+    other_site = client.get(f"{URL}?scope=site", headers=forge_headers(SITE_B)).json
+    assert other_site == []
+
+
+def test_the_self_check_of_an_unknown_space_is_404(
+    client: FlaskClient, forge_headers: Headers
+) -> None:
+    response = client.post(
+        URL, json={"scope": "site", "space_key": "BONLY"}, headers=forge_headers(SITE_A)
+    )
+    assert response.status_code == 404
