@@ -2,7 +2,7 @@
 // Saved with view.submit({ config }); the macro reads it back from context.extension.config.
 import { view } from '@forge/bridge';
 import { errorBox, h, show } from './lib/dom.js';
-import { macroFor } from './lib/macros.js';
+import { MODE_NAMES, macroFor } from './lib/macros.js';
 
 const root = document.getElementById('root');
 
@@ -16,9 +16,9 @@ async function main() {
   const mode = h(
     'select',
     { id: 'mode' },
-    macro.modes.map((m) => h('option', { value: m, selected: m === current.mode }, m)),
+    macro.modes.map((m) => h('option', { value: m, selected: m === current.mode }, MODE_NAMES[m] || m)),
   );
-  const message = h('p', { role: 'status' });
+  const message = h('div', { role: 'status', 'aria-live': 'polite' });
 
   const save = async (event) => {
     event.preventDefault();

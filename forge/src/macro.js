@@ -1,78 +1,167 @@
 // One Custom UI entry point for the four MuleSight macros: it reads the macro's cached dataset
-// (cache-first) from the backend, renders it, and reports the render outcome as telemetry.
+// (cache-first) from the backend, shows it for its kind and mode, and posts the render's true
+// outcome (ok, stale, error with the reason, timeout) as telemetry, which diagnostics reports.
 import { view } from '@forge/bridge';
-import { errorBox, h, renderValue, show } from './lib/dom.js';
+import { h, show, statusRegion } from './lib/dom.js';
+import { formatTime, outcomeWords, setTimeZone } from './lib/format.js';
+import { diagnosticsUrl, navLink } from './lib/links.js';
+import { macroView, shownItems } from './lib/macro-views.js';
 import { macroFor } from './lib/macros.js';
 import { paths, withQuery } from './lib/paths.js';
 import { callRemote } from './lib/remote.js';
 
 const root = document.getElementById('root');
 
-function renderStatus(err) {
-  if (!err) return 'ok';
-  return err.status === 504 || /timed? ?out/i.test(err.message) ? 'timeout' : 'error';
-}
-
 function reportRender(event) {
   // Telemetry is best effort: a failure here must never change what the reader sees.
-  callRemote('POST', paths.renders, { events: [event] }).catch(() => undefined);
+  return callRemote('POST', paths.renders, { events: [event] }).catch(() => undefined);
+}
+
+const where = (e) => e.environment_name || 'the organization';
+
+/**
+ * Why `data` cannot show what the macro asks for, as one sentence and a render status; null when
+ * it can. `subject` names what the macro shows ("API instance 123").
+ */
+export function problemOf(data, items, { subject, config }) {
+  const name = data.name || data.dataset;
+  if (data.enabled === false) {
+    return { status: 'error', reason: `The ${name} data is turned off for this space in the MuleSight space settings.` };
+  }
+  const failed = (data.environments || []).filter((e) => e.last_error);
+  const failure = failed.length
+    ? `${outcomeWords(failed[0].outcome)} for ${failed.map(where).join(', ')} at the last refresh (${formatTime(failed[0].last_attempt_at)})`
+    : null;
+  if (items.length > 0) return null;
+  if (data.coverage === 'none' && failure) {
+    return { status: 'error', reason: `MuleSight has no ${name} data to show: ${failure}.` };
+  }
+  if (data.freshness === 'never' && !failure) {
+    return { status: 'error', reason: `MuleSight has not fetched the ${name} data from Anypoint yet; choose Refresh.` };
+  }
+  if (config.target) {
+    const env = config.environment ? ` in ${config.environment}` : '';
+    const maybe = failure ? ` — it may be there: ${failure}` : '';
+    return { status: 'error', reason: `${subject} is not in the ${name} data${env}${maybe}.` };
+  }
+  if (data.coverage === 'none') {
+    return { status: 'error', reason: `MuleSight has no ${name} data to show for this environment.` };
+  }
+  return null;
+}
+
+function staleNote(data) {
+  if (!data.stale) return null;
+  const failed = (data.environments || []).filter((e) => e.last_error);
+  const why = data.stale_fallback && failed.length
+    ? `the last refresh failed (${outcomeWords(failed[0].outcome)})`
+    : `it is ${data.freshness === 'expired' ? 'more than twice' : 'older than'} the ${data.sync_interval_hours}-hour sync interval`;
+  return `This data was fetched ${formatTime(data.last_successful_fetch)}; ${why}.`;
 }
 
 async function main() {
   const context = await view.getContext();
+  setTimeZone(context.timezone);
   const moduleKey = context.moduleKey;
   const macro = macroFor(moduleKey);
   const extension = context.extension || {};
   const config = extension.config || {};
   const mode = macro.modes.includes(config.mode) ? config.mode : macro.modes[0];
   const dataset = macro.dataset(mode);
-  const spaceKey = extension.space && extension.space.key;
+  const spaceKey = (extension.space && extension.space.key) || extension.spaceKey;
   const pageId = extension.content && extension.content.id;
+  const subject = config.target ? `${macro.targetName} ${config.target}` : macro.title;
   const event = {
     macro: moduleKey,
     page_id: pageId == null ? null : String(pageId),
     space_key: spaceKey || null,
     mode,
-    status: 'ok',
-    at: new Date().toISOString(),
-    error: null,
   };
+  const diagnosticsLink = () => navLink(diagnosticsUrl(context, spaceKey), 'Open the space’s MuleSight diagnostics');
+  const problemBox = (reason) =>
+    h('div', { className: 'problem', role: 'alert' }, h('p', null, reason), h('p', null, diagnosticsLink()));
 
   if (macro.target && !config.target) {
-    show(root, h('p', { className: 'muted' }, `${macro.title}: edit this macro to choose what it shows.`));
-    reportRender({ ...event, status: 'error', error: 'macro is not configured' });
+    show(root, h('p', null, `${macro.title}: edit this macro to choose which ${macro.targetName.toLowerCase()} it shows.`));
+    await reportRender({ ...event, status: 'error', at: new Date().toISOString(), error: 'The macro is not configured.' });
     return;
   }
 
   const params = { space_key: spaceKey, environment: config.environment, target: config.target, mode };
   const body = h('div', null, h('p', { className: 'muted' }, 'Loading…'));
+  const status = statusRegion({ className: 'macro-status' });
   const refresh = h('button', { type: 'button' }, 'Refresh');
-  show(root, h('h1', null, macro.title), body, h('div', { className: 'toolbar' }, refresh));
+  const heading = h('p', { className: 'macro-title' }, h('strong', null, macro.title), config.environment ? ` · ${config.environment}` : '');
+  show(root, heading, body, h('div', { className: 'toolbar' }, refresh, status));
 
-  const load = async () => {
-    try {
-      const data = await callRemote('GET', withQuery(paths.dataset(dataset), params));
-      show(body, renderValue(data));
-      return { status: data && data.stale === true ? 'stale' : 'ok', error: null };
-    } catch (err) {
-      show(body, errorBox(err, 'MuleSight could not show this macro'));
-      return { status: renderStatus(err), error: err.message };
+  const read = async () => {
+    const data = await callRemote('GET', withQuery(paths.dataset(dataset), params));
+    let all = null;
+    if (moduleKey === 'runtime-manager-app' && (data.items || []).some((i) => i._kind === 'deployment')) {
+      const whole = await callRemote('GET', withQuery(paths.dataset(dataset), { ...params, target: undefined }));
+      all = whole.items;
     }
+    return { data, all };
   };
 
-  reportRender({ ...event, ...(await load()) });
+  const load = async () => {
+    let outcome;
+    try {
+      let { data, all } = await read();
+      let items = shownItems(moduleKey, data);
+      if (dataset === 'endpoints' && items.length === 0 && data.freshness === 'never' && data.enabled !== false) {
+        // The endpoints cache is seeded by the macro: fetch this asset's spec once, then read again.
+        await callRemote('POST', paths.refresh, { dataset, ...params });
+        ({ data, all } = await read());
+        items = shownItems(moduleKey, data);
+      }
+      const problem = problemOf(data, items, { subject, config });
+      if (problem) {
+        show(body, problemBox(problem.reason));
+        outcome = { status: problem.status, error: problem.reason };
+      } else if (items.length === 0) {
+        show(body, h('p', { className: 'muted' }, `${data.name} has nothing to show here.`));
+        outcome = { status: 'ok', error: null };
+      } else {
+        const note = staleNote(data);
+        show(
+          body,
+          note && h('p', { className: 'notice' }, note),
+          macroView(moduleKey, mode, { ...data, items }, all),
+          h('p', { className: 'muted small' }, `From Anypoint, ${formatTime(data.last_successful_fetch)}.`),
+        );
+        outcome = { status: note ? 'stale' : 'ok', error: note };
+      }
+    } catch (err) {
+      const timedOut = err.timeout || err.status === 504;
+      const reason = timedOut
+        ? 'MuleSight did not answer in time (Forge allows 25 seconds); try Refresh in a minute.'
+        : `MuleSight could not load this macro: ${err.message}`;
+      show(body, problemBox(reason));
+      outcome = { status: timedOut ? 'timeout' : 'error', error: reason };
+    }
+    document.body.dataset.renderStatus = outcome.status;
+    await reportRender({ ...event, ...outcome, at: new Date().toISOString() });
+    return outcome;
+  };
+
+  await load();
 
   refresh.addEventListener('click', async () => {
     refresh.disabled = true;
+    show(status, 'Refreshing from Anypoint…');
     try {
       await callRemote('POST', paths.refresh, { dataset, ...params });
-      await load();
+      show(status, 'Refreshed.');
     } catch (err) {
-      show(body, errorBox(err, 'The refresh failed'));
+      show(status, `The refresh failed: ${err.message}`);
     } finally {
+      await load();
       refresh.disabled = false;
     }
   });
 }
 
-main().catch((err) => show(root, errorBox(err, 'MuleSight could not start')));
+main().catch((err) => {
+  show(root, h('p', { className: 'error', role: 'alert' }, `MuleSight could not start: ${err.message || err}`));
+});

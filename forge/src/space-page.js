@@ -1,104 +1,180 @@
-// The space's MuleSight dashboard: the cached ops overview, dataset refreshes and diagnostics runs
-// (start a run, list runs, open one, compare it with the previous run).
+// The space's MuleSight dashboard: the latest diagnostics report (root causes first) and what
+// changed since the previous run, the runs by time and verdict, the cached ops overview and
+// dataset refreshes.
 import { view } from '@forge/bridge';
-import { errorBox, fill, h, show } from './lib/dom.js';
+import { errorBox, fill, h, loading, show, statusRegion, table } from './lib/dom.js';
+import { formatTime, setTimeZone } from './lib/format.js';
+import { macroView } from './lib/macro-views.js';
 import { DATASETS, paths, withQuery } from './lib/paths.js';
 import { callRemote } from './lib/remote.js';
+import { renderDiff, renderReport, verdictBadge } from './lib/report.js';
+import { reportOf, runIdOf, untilDone } from './lib/runs.js';
 
 const root = document.getElementById('root');
 
-function runId(run) {
-  return run && (run.id ?? run.run_id);
+function refreshSummary(result) {
+  const rows = (result.datasets || []).map((d) => {
+    const failed = (d.failed_environments || []).map((f) => f.environment_name || 'organization');
+    const words = { ok: 'Refreshed', partial: 'Partly refreshed', failed: 'Failed', disabled: 'Turned off' };
+    return `${DATASETS.find(([k]) => k === d.dataset)?.[1] || d.dataset}: ${words[d.status] || d.status}${
+      failed.length ? ` (not for ${failed.join(', ')})` : ''
+    }`;
+  });
+  return h('ul', null, rows.map((r) => h('li', null, r)));
 }
 
 async function main() {
   const context = await view.getContext();
+  setTimeZone(context.timezone);
   const extension = context.extension || {};
   const spaceKey = (extension.space && extension.space.key) || extension.spaceKey;
   const query = { space_key: spaceKey };
 
+  const progress = statusRegion({ id: 'run-progress' });
+  const current = h('div', { id: 'current-run' });
+  const runs = h('div', { id: 'runs' });
   const overview = h('div');
-  const refreshResult = h('div', { role: 'status' });
-  const runs = h('div');
-  const runDetail = h('div');
+  const refreshStatus = statusRegion({ id: 'refresh-status' });
   const datasetSelect = h(
     'select',
-    { id: 'dataset', 'aria-label': 'Dataset' },
-    DATASETS.map(([key, name]) => h('option', { value: key }, name)),
+    { id: 'dataset' },
+    DATASETS.filter(([key]) => key !== 'diagnostics').map(([key, name]) => h('option', { value: key }, name)),
   );
-  const refreshButton = h('button', { type: 'button' }, 'Refresh dataset');
-  const runButton = h('button', { type: 'button' }, 'Run diagnostics');
+  const assetInput = h('input', { id: 'asset', type: 'text', placeholder: 'groupId/assetId', 'aria-describedby': 'asset-help' });
+  const assetField = h(
+    'div',
+    { hidden: true },
+    h('label', { for: 'asset' }, 'Exchange asset (for Endpoints)'),
+    assetInput,
+    h('p', { id: 'asset-help', className: 'muted small' }, 'Empty: refresh the assets already cached.'),
+  );
+  const refreshButton = h('button', { type: 'button' }, 'Refresh');
+  const runButton = h('button', { type: 'button', className: 'primary' }, 'Run diagnostics');
 
-  const openRun = (id) => {
-    const diff = h('div');
-    const diffButton = h('button', { type: 'button' }, 'Compare with the previous run');
-    diffButton.addEventListener('click', () =>
-      fill(diff, 'the comparison', () => callRemote('GET', paths.runDiff(id))),
-    );
-    const report = h('div');
-    show(runDetail, h('h2', null, `Run ${id}`), report, h('div', { className: 'toolbar' }, diffButton), diff);
-    return fill(report, 'the run', () => callRemote('GET', paths.run(id)));
+  const openRun = async (id, answer) => {
+    show(current, loading('the report'));
+    try {
+      const run = answer && (answer.report || answer.schema_version) ? answer : await callRemote('GET', paths.run(id));
+      const report = reportOf(run);
+      const diff = h('div', null, loading('the comparison with the previous run'));
+      show(
+        current,
+        h('h3', null, `Diagnostics of ${formatTime(report.generated_at)}`),
+        renderReport(report, { headingLevel: 4 }),
+        h('h4', null, 'Since the previous run'),
+        diff,
+      );
+      await fill(diff, 'the comparison', () => callRemote('GET', paths.runDiff(id)), renderDiff);
+    } catch (err) {
+      show(current, errorBox(err, 'Could not load the run'));
+    }
   };
 
   const listRuns = () =>
     fill(
       runs,
       'the runs',
-      () => callRemote('GET', withQuery(paths.runs, query)),
-      (data) => {
-        const items = Array.isArray(data) ? data : (data && (data.runs || data.items)) || [];
-        if (items.length === 0) return h('p', { className: 'muted' }, 'No diagnostics run yet.');
-        return h(
-          'ul',
-          null,
-          items.map((run) =>
+      () => callRemote('GET', withQuery(paths.runs, { ...query, limit: 10 })),
+      (items) => {
+        if (!items || items.length === 0) return h('p', { className: 'muted' }, 'No diagnostics run yet.');
+        return table(
+          ['When', 'Verdict', ''],
+          items.map((run) => [
+            formatTime(run.created_at),
+            verdictBadge(run.verdict),
             h(
-              'li',
-              null,
-              h('button', { type: 'button', onClick: () => openRun(runId(run)) }, String(runId(run))),
-              ` ${run.verdict || run.status || ''} ${run.created_at || run.started_at || ''}`,
+              'button',
+              { type: 'button', className: 'link', onClick: () => openRun(run.id) },
+              `Show`,
+              h('span', { className: 'visually-hidden' }, ` the run of ${formatTime(run.created_at)}`),
             ),
-          ),
+          ]),
+          { className: 'runs' },
         );
       },
     );
 
-  refreshButton.addEventListener('click', () =>
-    fill(refreshResult, 'the refresh', () =>
-      callRemote('POST', paths.refresh, { space_key: spaceKey, dataset: datasetSelect.value }),
-    ),
-  );
+  datasetSelect.addEventListener('change', () => {
+    assetField.hidden = datasetSelect.value !== 'endpoints';
+  });
+  refreshButton.addEventListener('click', async () => {
+    refreshButton.disabled = true;
+    const body = { space_key: spaceKey, dataset: datasetSelect.value };
+    if (body.dataset === 'endpoints' && assetInput.value.trim()) body.target = assetInput.value.trim();
+    show(refreshStatus, 'Refreshing from Anypoint…');
+    try {
+      if (body.dataset === 'endpoints' && !body.target) {
+        const cached = await callRemote('GET', withQuery(paths.dataset('endpoints'), query));
+        if (!cached.items || cached.items.length === 0) {
+          show(refreshStatus, h('p', { className: 'error' }, 'No Exchange asset is cached for Endpoints yet: name one (groupId/assetId).'));
+          assetInput.focus();
+          return;
+        }
+      }
+      const result = await callRemote('POST', paths.refresh, body);
+      show(refreshStatus, refreshSummary(result));
+      await fill(overview, 'the overview', () => callRemote('GET', withQuery(paths.dataset('ops_dashboard'), query)), overviewView);
+    } catch (err) {
+      const field = err.fields && Object.values(err.fields)[0];
+      show(refreshStatus, errorBox(new Error(field ? [].concat(field).join(' ') : err.message), 'The refresh failed'));
+    } finally {
+      refreshButton.disabled = false;
+    }
+  });
   runButton.addEventListener('click', async () => {
     runButton.disabled = true;
+    show(progress, 'Probing Anypoint… (up to 20 s)');
     try {
-      const run = await callRemote('POST', paths.runs, { space_key: spaceKey });
+      const started = await callRemote('POST', paths.runs, { space_key: spaceKey });
+      const done = await untilDone(started, (state, seconds) =>
+        show(progress, `Diagnostics ${state === 'queued' ? 'queued' : 'running'}… ${seconds} s`),
+      );
+      show(progress, 'Diagnostics finished.');
       await listRuns();
-      if (runId(run) !== undefined) await openRun(runId(run));
+      await openRun(runIdOf(started) ?? runIdOf(done), done);
     } catch (err) {
-      show(runDetail, errorBox(err, 'The diagnostics run could not start'));
+      show(progress, errorBox(err, 'The diagnostics run failed'));
     } finally {
       runButton.disabled = false;
     }
   });
 
+  const overviewView = (data) =>
+    (data.items || []).length === 0
+      ? h('p', { className: 'muted' }, 'Nothing cached yet: refresh the Runtime Manager and API Manager data.')
+      : [macroView('environment-summary', 'detailed', data), h('p', { className: 'muted small' }, `From Anypoint, ${formatTime(data.last_successful_fetch)}.`)];
+
   show(
     root,
-    h('h1', null, 'MuleSight dashboard'),
-    h('section', null, h('h2', null, 'Operations overview'), overview),
+    h('h1', null, `MuleSight · space ${spaceKey}`),
     h(
       'section',
-      null,
-      h('h2', null, 'Datasets'),
-      h('div', { className: 'toolbar' }, datasetSelect, refreshButton),
-      refreshResult,
+      { 'aria-labelledby': 'diagnostics-heading' },
+      h('h2', { id: 'diagnostics-heading' }, 'Diagnostics'),
+      h('div', { className: 'toolbar' }, runButton, progress),
+      current,
+      h('h3', null, 'Runs'),
+      runs,
     ),
-    h('section', null, h('h2', null, 'Diagnostics'), h('div', { className: 'toolbar' }, runButton), runs, runDetail),
+    h('section', { 'aria-labelledby': 'overview-heading' }, h('h2', { id: 'overview-heading' }, 'Operations overview'), overview),
+    h(
+      'section',
+      { 'aria-labelledby': 'datasets-heading' },
+      h('h2', { id: 'datasets-heading' }, 'Refresh data'),
+      h('label', { for: 'dataset' }, 'Dataset'),
+      datasetSelect,
+      assetField,
+      h('div', { className: 'toolbar' }, refreshButton),
+      refreshStatus,
+    ),
   );
 
-  await Promise.all([
-    fill(overview, 'the overview', () => callRemote('GET', withQuery(paths.dataset('ops_dashboard'), query))),
+  const [latest] = await Promise.all([
     listRuns(),
+    fill(overview, 'the overview', () => callRemote('GET', withQuery(paths.dataset('ops_dashboard'), query)), overviewView),
   ]);
+  if (latest && latest.length > 0) await openRun(latest[0].id);
+  else show(current, h('p', { className: 'muted' }, 'Run diagnostics to check this space’s connection, data and macros.'));
 }
 
 main().catch((err) => show(root, errorBox(err, 'MuleSight could not start')));

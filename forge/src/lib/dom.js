@@ -23,8 +23,11 @@ export function h(tag, attrs, ...children) {
 }
 
 export function show(container, ...children) {
-  container.replaceChildren(...children.flat().filter((c) => c !== undefined && c !== null));
+  container.replaceChildren(...children.flat().filter((c) => c !== undefined && c !== null && c !== false));
 }
+
+/** A small polite live region for one status line (never the whole page). */
+export const statusRegion = (attrs = {}) => h('div', { role: 'status', 'aria-live': 'polite', ...attrs });
 
 export const loading = (what) => h('p', { className: 'muted' }, `Loading ${what}…`);
 
@@ -33,46 +36,35 @@ export function errorBox(err, what) {
   return h('p', { className: 'error', role: 'alert' }, what ? `${what}: ${message}` : message);
 }
 
-function scalar(value) {
-  if (value === null || value === undefined || value === '') return '—';
-  if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+/** A table with column headers; `rows` are arrays of cells (strings or nodes). */
+export function table(headers, rows, attrs = {}) {
+  return h(
+    'table',
+    attrs,
+    h('thead', null, h('tr', null, headers.map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', null, rows.map((row) => h('tr', null, row.map((cell) => h('td', null, cell ?? '—'))))),
+  );
 }
 
-const isRecord = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
-
-/** Renders whatever JSON the backend answered: lists of records as tables, records as key/value lists. */
-export function renderValue(value, depth = 0) {
-  if (Array.isArray(value)) {
-    if (value.length === 0) return h('p', { className: 'muted' }, 'Nothing to show.');
-    if (value.every(isRecord)) {
-      const columns = [...new Set(value.flatMap((row) => Object.keys(row)))];
-      return h(
-        'table',
-        null,
-        h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', null, value.map((row) => h('tr', null, columns.map((c) => h('td', null, scalar(row[c])))))),
-      );
-    }
-    return h('ul', null, value.map((item) => h('li', null, renderValue(item, depth + 1))));
-  }
-  if (isRecord(value)) {
-    if (depth > 3) return h('code', null, JSON.stringify(value));
-    return h(
-      'dl',
-      null,
-      Object.entries(value).flatMap(([key, item]) => [
-        h('dt', null, key),
-        h('dd', null, isRecord(item) || Array.isArray(item) ? renderValue(item, depth + 1) : scalar(item)),
-      ]),
-    );
-  }
-  return h('span', null, scalar(value));
+/** A label / value list; entries with an empty value are left out. */
+export function facts(entries) {
+  const kept = entries.filter(([, value]) => value !== undefined && value !== null && value !== '');
+  return h(
+    'dl',
+    { className: 'facts' },
+    kept.flatMap(([label, value]) => [h('dt', null, label), h('dd', null, value)]),
+  );
 }
 
-/** Runs `load` and shows its result (or a plain error message) in `container`. */
-export async function fill(container, what, load, render = renderValue) {
+const TONES = { ok: 'ok', good: 'ok', warn: 'warn', bad: 'bad', neutral: 'neutral' };
+
+/** A short coloured word; the word itself carries the meaning (not the colour). */
+export function badge(text, tone = 'neutral') {
+  return h('span', { className: `badge badge-${TONES[tone] || 'neutral'}` }, text);
+}
+
+/** Runs `load` and shows `render(result)` (or a plain error message) in `container`. */
+export async function fill(container, what, load, render) {
   show(container, loading(what));
   try {
     const value = await load();

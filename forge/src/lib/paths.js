@@ -5,7 +5,7 @@ const seg = (value) => encodeURIComponent(String(value));
 export const paths = {
   connection: '/forge/v1/connection',
   connectionTest: '/forge/v1/connection/test',
-  scopesCsv: '/forge/v1/scopes.csv',
+  scopes: '/forge/v1/scopes.csv', // with format=json: the checklist as JSON rows
   refresh: '/forge/v1/refresh',
   dataset: (dataset) => `/forge/v1/datasets/${seg(dataset)}`,
   renders: '/forge/v1/renders',
@@ -35,3 +35,5 @@ export const DATASETS = [
   ['ops_dashboard', 'Ops dashboard'],
   ['rovo', 'Rovo'],
 ];
+
+export const DATASET_NAMES = Object.fromEntries(DATASETS);
