@@ -31,7 +31,7 @@ async function main() {
   const checkButton = h('button', { type: 'button', className: 'primary' }, 'Run the self-check');
 
   const showRun = async (id) => {
-    await fill(result, 'the run', () => callRemote('GET', paths.run(id)), (report) => spaceResult({ report }));
+    await fill(result, 'the run', () => callRemote('GET', paths.run(id)), (report) => [h('h2', null, 'Earlier self-check'), spaceResult({ report })]);
   };
 
   const listRuns = () =>
@@ -43,7 +43,7 @@ async function main() {
         show(known, [...new Set((items || []).map((r) => r.space_key).filter(Boolean))].map((k) => h('option', { value: k })));
         if (!items || items.length === 0) return h('p', { className: 'muted' }, 'The self-check has not run yet.');
         return table(
-          ['When', 'Space', 'Verdict', ''],
+          ['When', 'Space', 'Verdict', 'Report'],
           items.map((run) => [
             formatTime(run.created_at),
             run.space_key || '—',
@@ -76,6 +76,7 @@ async function main() {
         show(progress, `Self-check finished: ${list.length === 1 ? 'one space' : `${list.length} spaces`} checked.`);
         show(
           result,
+          h('h2', null, 'Result'),
           done.verdict && h('p', null, 'Site: ', verdictBadge(done.verdict)),
           list.map((run) => spaceResult(run)),
         );

@@ -83,6 +83,7 @@ async function main() {
 
   if (macro.target && !config.target) {
     show(root, h('p', null, `${macro.title}: edit this macro to choose which ${macro.targetName.toLowerCase()} it shows.`));
+    document.body.dataset.renderStatus = 'error';
     await reportRender({ ...event, status: 'error', at: new Date().toISOString(), error: 'The macro is not configured.' });
     return;
   }
@@ -91,7 +92,7 @@ async function main() {
   const body = h('div', null, h('p', { className: 'muted' }, 'Loading…'));
   const status = statusRegion({ className: 'macro-status' });
   const refresh = h('button', { type: 'button' }, 'Refresh');
-  const heading = h('p', { className: 'macro-title' }, h('strong', null, macro.title), config.environment ? ` · ${config.environment}` : '');
+  const heading = h('h1', { className: 'macro-title' }, h('strong', null, macro.title), config.environment ? ` · ${config.environment}` : '');
   show(root, heading, body, h('div', { className: 'toolbar' }, refresh, status));
 
   const read = async () => {

@@ -59,9 +59,8 @@ async function main() {
       const diff = h('div', null, loading('the comparison with the previous run'));
       show(
         current,
-        h('h3', null, `Diagnostics of ${formatTime(report.generated_at)}`),
-        renderReport(report, { headingLevel: 4 }),
-        h('h4', null, 'Since the previous run'),
+        renderReport(report, { headingLevel: 3 }),
+        h('h3', null, 'Since the previous run'),
         diff,
       );
       await fill(diff, 'the comparison', () => callRemote('GET', paths.runDiff(id)), renderDiff);
@@ -78,7 +77,7 @@ async function main() {
       (items) => {
         if (!items || items.length === 0) return h('p', { className: 'muted' }, 'No diagnostics run yet.');
         return table(
-          ['When', 'Verdict', ''],
+          ['When', 'Verdict', 'Report'],
           items.map((run) => [
             formatTime(run.created_at),
             verdictBadge(run.verdict),

@@ -2,6 +2,7 @@
 // worst first — each with its fix once and its consequences folded under it — then the details.
 import { badge, facts, h, table } from './dom.js';
 import { COVERAGE, FRESHNESS, OWNER, VERDICT, formatTime } from './format.js';
+import { MACROS, MODE_NAMES } from './macros.js';
 import { DATASET_NAMES } from './paths.js';
 
 const VERDICT_TONE = { healthy: 'ok', degraded: 'warn', broken: 'bad' };
@@ -37,19 +38,21 @@ export function rootCauses(report) {
   } else {
     roots = findings;
   }
-  roots = [...roots].sort((a, b) => severity(a) - severity(b)); // stable: keeps worst-first order
-  const rootKeys = new Set(roots);
-  return roots.map((root) => ({
-    finding: root,
-    consequences: findings.filter((f) => !rootKeys.has(f) && f.key && rootOf(f) === root),
-  }));
+  const rootSet = new Set(roots);
+  const grouped = roots.map((root) => {
+    const consequences = findings.filter((f) => !rootSet.has(f) && f.key && rootOf(f) === root);
+    // A cause is as urgent as the worst thing it breaks (a warning that fails a macro must be fixed).
+    const status = [root, ...consequences].some((f) => f.status === 'fail') ? 'fail' : root.status;
+    return { finding: root, consequences, status };
+  });
+  return grouped.sort((a, b) => severity(a) - severity(b)); // stable: keeps worst-first order
 }
 
-function causeItem({ finding, consequences }) {
+function causeItem({ finding, consequences, status }) {
   return h(
     'li',
     { className: 'cause' },
-    h('p', { className: 'cause-title' }, badge(STATUS_WORD[finding.status] || finding.status, STATUS_TONE[finding.status]), ' ', h('strong', null, finding.title)),
+    h('p', { className: 'cause-title' }, badge(STATUS_WORD[status] || status, STATUS_TONE[status]), ' ', h('strong', null, finding.title)),
     finding.detail && h('p', null, finding.detail),
     facts([
       ['Who acts', OWNER[finding.owner] || finding.owner],
@@ -77,7 +80,7 @@ function datasetRows(report) {
 function macroRows(report) {
   return (report.macros || []).map((m) => [
     m.page_title || `Page ${m.page_id}`,
-    `${m.macro}${m.mode ? ` (${m.mode})` : ''}`,
+    `${MACROS[m.macro] ? MACROS[m.macro].title : m.macro}${m.mode ? ` (${(MODE_NAMES[m.mode] || m.mode).split(' (')[0]})` : ''}`,
     badge(MACRO_STATUS[m.status] || m.status, MACRO_TONE[m.status]),
     m.last_rendered_at ? formatTime(m.last_rendered_at) : '—',
     m.error || '',

@@ -1,0 +1,238 @@
+"""The four macros in every mode: readable, 760 px wide, and posting their true render status."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.browser import requires_chromium
+from tests.browser.forge.conftest import Forge, axe_violations
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+MACRO_WIDTH = 760
+ORDERS = "6f1c0d7e-0b1a-4c55-9d1e-2a7f0c9b1a11/orders-system-api"
+RAW = re.compile(r"_kind|last_attempt_at|environment_id|\d{4}-\d\d-\d\dT\d\d:\d\d|\.\d{6}")
+PEOPLES_TIME = re.compile(r"\b\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d AE[DS]T\b")
+
+
+def macro_context(module_key: str, space_key: str, page_id: str, **config: str) -> dict[str, Any]:
+    return {
+        "moduleKey": module_key,
+        "extension": {
+            "type": "macro",
+            "config": config,
+            "space": {"key": space_key},
+            "content": {"id": page_id, "type": "page"},
+        },
+    }
+
+
+def render(page: Any, forge: Forge, context: dict[str, Any]) -> str:
+    """Open the macro, wait for its render status and return it."""
+    page.set_viewport_size({"width": MACRO_WIDTH, "height": 900})
+    forge.open(page, "macro", context)
+    expect(page.locator("body[data-render-status]")).to_be_attached()
+    return page.locator("body").get_attribute("data-render-status")
+
+
+def posted_renders(forge: Forge) -> list[dict[str, Any]]:
+    return [
+        event
+        for call in forge.remote_calls
+        if call["path"] == "/forge/v1/renders"
+        for event in call["body"]["events"]
+    ]
+
+
+CASES = [
+    (
+        "exchange-asset",
+        {"mode": "detailed", "target": ORDERS},
+        ["Orders System API", "Latest version", "1.1.3"],
+    ),
+    (
+        "exchange-asset",
+        {"mode": "compact", "target": ORDERS},
+        ["Orders System API", "1.1.3", "Rest-api"],
+    ),
+    (
+        "exchange-asset",
+        {"mode": "endpoints", "target": ORDERS},
+        ["GET", "/orders/{orderId}", "Get one order"],
+    ),
+    (
+        "runtime-manager-app",
+        {"mode": "detailed", "target": "sparrow-logi-returns-prod"},
+        ["Mule runtime", "4.6.2", "CloudHub 1.0", "Started"],
+    ),
+    (
+        "runtime-manager-app",
+        {"mode": "compact", "target": "fleet-system-app"},
+        ["fleet-system-app", "Running", "Production"],
+    ),
+    (
+        "api-manager-instance",
+        {"mode": "detailed", "target": "19909723"},
+        ["Orders System API", "Endpoint", "Production", "Active"],
+    ),
+    (
+        "api-manager-instance",
+        {"mode": "compact", "target": "19909723"},
+        ["Orders System API", "Production"],
+    ),
+    (
+        "api-manager-instance",
+        {"mode": "security", "target": "19909723"},
+        ["Policies (2)", "ip-allowlist", "Gold", "orders-client"],
+    ),
+    ("environment-summary", {"mode": "detailed"}, ["Production", "Sandbox", "API instances"]),
+    ("environment-summary", {"mode": "compact"}, ["Production", "API instance"]),
+]
+
+
+@pytest.fixture(scope="module")
+def healthy_space(forge_backend: Any, forge_static: Any) -> str:
+    host = Forge(backend_url=forge_backend.base_url, mint=forge_backend.mint, site_url="")
+    host.connect("DOCS", "healthy")
+    return "DOCS"
+
+
+@pytest.mark.parametrize(
+    ("module_key", "config", "words"),
+    CASES,
+    ids=lambda c: str(c)[:40] if isinstance(c, str) else None,
+)
+def test_each_kind_and_mode_reads_well_in_760_px(
+    page: Any,
+    forge: Forge,
+    healthy_space: str,
+    module_key: str,
+    config: dict,
+    words: list[str],
+    shot: Any,
+) -> None:
+    status = render(page, forge, macro_context(module_key, healthy_space, "5001", **config))
+    text = page.locator("#root").inner_text()
+    assert status == "ok", text
+    for word in words:
+        assert word in text, f"{word!r} not shown in {text!r}"
+    assert not RAW.search(text), f"raw field names or machine times: {RAW.search(text)}"
+    assert PEOPLES_TIME.search(text), "no time in the reader's zone to the minute"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= MACRO_WIDTH, f"{width} px wide"
+    [event] = posted_renders(forge)
+    assert (
+        event["status"] == "ok" and event["macro"] == module_key and event["mode"] == config["mode"]
+    )
+    shot(page, f"{module_key}-{config['mode']}")
+    assert axe_violations(page) == []
+
+
+def test_detailed_and_compact_differ(page: Any, forge: Forge, healthy_space: str) -> None:
+    render(
+        page,
+        forge,
+        macro_context(
+            "api-manager-instance", healthy_space, "5002", mode="detailed", target="19909723"
+        ),
+    )
+    detailed = page.locator("#root").inner_text()
+    page = page.context.new_page()
+    render(
+        page,
+        forge,
+        macro_context(
+            "api-manager-instance", healthy_space, "5002", mode="compact", target="19909723"
+        ),
+    )
+    compact = page.locator("#root").inner_text()
+    assert len(compact) < len(detailed) / 2
+
+
+def test_an_unconfigured_macro_says_so_and_posts_an_error(
+    page: Any, forge: Forge, healthy_space: str
+) -> None:
+    status = render(page, forge, macro_context("runtime-manager-app", healthy_space, "5003"))
+    assert status == "error"
+    expect(page.locator("#root")).to_contain_text("edit this macro to choose which application")
+    [event] = posted_renders(forge)
+    assert event["status"] == "error" and "not configured" in event["error"]
+
+
+def test_an_unknown_target_is_an_error_naming_it(
+    page: Any, forge: Forge, healthy_space: str
+) -> None:
+    status = render(
+        page,
+        forge,
+        macro_context(
+            "runtime-manager-app", healthy_space, "5004", mode="compact", target="no-such-app"
+        ),
+    )
+    assert status == "error"
+    problem = page.locator(".problem")
+    expect(problem).to_contain_text("Application no-such-app is not in the Runtime Manager data.")
+    expect(
+        problem.get_by_role("link", name="Open the space’s MuleSight diagnostics")
+    ).to_be_visible()
+
+
+def test_macro_failure_reaches_the_next_diagnostics_run(page: Any, forge: Forge, shot: Any) -> None:
+    """The customer's view: an API Manager macro on Production where the scope is granted on
+    Sandbox only. The macro says why and posts `error`; the diagnostics run right after shows the
+    macro failure and its cause."""
+    forge.connect("PAY", "api-manager-sandbox-only")
+    status = render(
+        page,
+        forge,
+        macro_context(
+            "api-manager-instance",
+            "PAY",
+            "7001",
+            mode="detailed",
+            environment="Production",
+            target="19909723",
+        ),
+    )
+    assert status == "error"
+    problem = page.locator(".problem")
+    expect(problem).to_contain_text("Anypoint refused access")
+    expect(problem).to_contain_text("Production")
+    sentence = problem.locator("p").first.inner_text()
+    assert sentence.count(". ") == 0 and sentence.endswith(".")  # one sentence
+    link = problem.get_by_role("link", name="Open the space’s MuleSight diagnostics")
+    href = link.get_attribute("href")
+    assert href.startswith(
+        "https://sparrow-logistics.atlassian.net/wiki/spaces/PAY/apps/"
+    ) and href.endswith("/mulesight")
+    [event] = posted_renders(forge)
+    assert event["status"] == "error" and "Anypoint refused access" in event["error"]
+    shot(page, "macro-error")
+    link.click()
+    navigations = page.evaluate("window.__forge.calls.filter(c => c.cmd === 'navigate')")
+    assert navigations and navigations[0]["payload"]["url"] == href
+
+    dashboard = page.context.new_page()
+    forge.open(
+        dashboard,
+        "space-page",
+        {"moduleKey": "mulesight-dashboard", "extension": {"space": {"key": "PAY"}}},
+    )
+    dashboard.get_by_role("button", name="Run diagnostics").click()
+    expect(dashboard.locator("#run-progress")).to_have_text("Diagnostics finished.")
+    report = dashboard.locator("#current-run")
+    expect(report.locator("ol.causes")).to_contain_text("read:api_configuration")
+    macros = report.locator("table.macros")
+    row = macros.locator("tr", has_text="Page 7001")
+    expect(row).to_contain_text("Failed")
+    expect(row).to_contain_text("Anypoint refused access")
+    # The macro failure is folded under its root cause, the missing scope.
+    cause = report.locator("li.cause", has_text="read:api_configuration").first
+    cause.locator("summary").click()
+    expect(cause.locator("details")).to_contain_text("macro error on page 7001")
+    shot(dashboard, "macro-failure-in-diagnostics")
