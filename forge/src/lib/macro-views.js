@@ -244,6 +244,20 @@ function statusList(statuses) {
   return entries.length === 0 ? 'none' : entries.map(([s, n]) => `${n} ${statusWords(s).toLowerCase()}`).join(', ');
 }
 
+/** The items with `missing` also naming the sources whose last refresh failed with nothing kept. */
+function withFailures(items, data) {
+  const failed = (data.environments || []).filter((e) => e.last_error && !e.fetched_at);
+  return items.map((item) => ({
+    ...item,
+    missing: [
+      ...new Set([
+        ...(item.missing || []),
+        ...failed.filter((e) => e.environment_id === item.environment_id).map((e) => e.dataset),
+      ]),
+    ],
+  }));
+}
+
 function summaryDetailed(items) {
   return table(
     ['Environment', 'CloudHub 1.0 apps', 'CloudHub 2.0 / RTF deployments', 'API instances'],
@@ -288,7 +302,7 @@ export function macroView(moduleKey, mode, data, allItems) {
       if (mode === 'security') return securityView(items, names);
       return mode === 'compact' ? apiCompact(items, names) : apiDetailed(items, names);
     default:
-      return mode === 'compact' ? summaryCompact(items) : summaryDetailed(items);
+      return mode === 'compact' ? summaryCompact(withFailures(items, data)) : summaryDetailed(withFailures(items, data));
   }
 }
 

@@ -121,6 +121,8 @@ class ForgeHost:
     site_url: str
     remote_calls: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # console errors, CSP violations
+    # (method, path prefix) → the error Forge answers instead of calling the backend
+    forge_errors: dict[tuple[str, str], str] = field(default_factory=dict)
     # (method, path prefix) → how many answers to turn into "still running" (202) first
     pending: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -128,6 +130,10 @@ class ForgeHost:
         """Forge Remote: the call goes to the backend with a FIT and the endpoint's tokens."""
         method = payload["method"]
         path = payload["path"]
+        for (wanted_method, prefix), message in self.forge_errors.items():
+            if method == wanted_method and path.startswith(prefix):
+                self.remote_calls.append({"method": method, "path": path, "status": None})
+                return {"success": False, "error": {"message": message}}
         headers = {k: v for k, v in (payload.get("headers") or {}).items()}
         headers["Authorization"] = f"Bearer {self.mint()}"
         for name in endpoint_headers(resource):

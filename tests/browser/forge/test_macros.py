@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from app.models import DatasetSnapshot, Space
 from tests.browser import requires_chromium
 from tests.browser.forge.conftest import Forge, axe_violations
 
@@ -236,3 +239,41 @@ def test_macro_failure_reaches_the_next_diagnostics_run(page: Any, forge: Forge,
     cause.locator("summary").click()
     expect(cause.locator("details")).to_contain_text("macro error on page 7001")
     shot(dashboard, "macro-failure-in-diagnostics")
+
+
+def test_a_backend_that_does_not_answer_in_time_is_a_timeout(
+    page: Any, forge: Forge, healthy_space: str
+) -> None:
+    forge.forge_errors = {("GET", "/forge/v1/datasets/"): "The remote invocation timed out."}
+    status = render(
+        page,
+        forge,
+        macro_context("exchange-asset", healthy_space, "5005", mode="compact", target=ORDERS),
+    )
+    assert status == "timeout"
+    expect(page.locator(".problem")).to_contain_text("did not answer in time")
+    [event] = posted_renders(forge)
+    assert event["status"] == "timeout" and "did not answer in time" in event["error"]
+
+
+def test_old_data_is_shown_as_stale_and_says_when_it_was_fetched(
+    page: Any, forge: Forge, forge_backend: Any
+) -> None:
+    forge.connect("OLD", "healthy")
+    long_ago = datetime(2020, 3, 2, 1, 30, tzinfo=UTC)  # older than any sync interval
+    with forge_backend.app.extensions["db"].session() as session:
+        space = session.scalar(sa.select(Space).where(Space.key == "OLD"))
+        session.execute(
+            sa.update(DatasetSnapshot)
+            .where(DatasetSnapshot.space_id == space.id)
+            .values(fetched_at=long_ago, last_attempt_at=long_ago)
+        )
+        session.commit()
+    status = render(
+        page, forge, macro_context("environment-summary", "OLD", "5006", mode="detailed")
+    )
+    assert status == "stale", page.locator("#root").inner_text()
+    notice = page.locator(".notice")
+    expect(notice).to_contain_text("This data was fetched 2 Mar 2020 12:30 AEDT")
+    [event] = posted_renders(forge)
+    assert event["status"] == "stale" and event["error"].startswith("This data was fetched")
