@@ -123,6 +123,8 @@ class ForgeHost:
     problems: list[str] = field(default_factory=list)  # console errors, CSP violations
     # (method, path prefix) → the error Forge answers instead of calling the backend
     forge_errors: dict[tuple[str, str], str] = field(default_factory=dict)
+    # changes a backend answer before the page sees it: (method, path, body) → body
+    rewrite: Callable[[str, str, Any], Any] | None = None
     # (method, path prefix) → how many answers to turn into "still running" (202) first
     pending: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -152,6 +154,8 @@ class ForgeHost:
             answer = response.text
         status = response.status_code
         self.remote_calls.append({"method": method, "path": path, "status": status, "body": body})
+        if self.rewrite is not None:
+            answer = self.rewrite(method, path, answer)
         answer, status = self._pending(method, path, answer, status)
         return {
             "success": True,

@@ -139,3 +139,10 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
         """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
             .map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))"""
     )
+
+
+def assert_small_live_regions(page: Any) -> None:
+    """No whole page or <main> is a live region: only small status lines announce changes."""
+    assert page.locator("main[aria-live], body[aria-live], main[role=status]").count() == 0
+    for region in page.locator("[aria-live], [role=status]").all():
+        assert region.locator("table, section, h1, h2").count() == 0

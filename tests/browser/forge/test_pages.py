@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser import requires_chromium
-from tests.browser.forge.conftest import Forge, axe_violations
+from tests.browser.forge.conftest import Forge, assert_small_live_regions, axe_violations
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -68,6 +68,7 @@ def test_the_space_page_leads_with_the_root_cause_and_compares_with_the_previous
     expect(report).to_contain_text("nothing to compare")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     shot(page, "space-page")
+    assert_small_live_regions(page)
     assert axe_violations(page) == []
 
 
@@ -120,6 +121,32 @@ def test_a_run_that_is_still_running_is_polled_until_done(page: Any, forge: Forg
     assert len(gets) >= 2  # polled while running, then read the finished report
 
 
+def test_the_reports_root_causes_come_first_in_their_order(page: Any, forge: Forge) -> None:
+    """With ``root_causes`` (report.md, "Root causes") the page follows it, worst first."""
+    forge.connect("ROOTS", "api-manager-sandbox-only")
+    chosen: list[str] = []
+
+    def with_root_causes(method: str, path: str, body: Any) -> Any:
+        if method == "GET" and isinstance(body, dict) and "findings" in body:
+            roots = [f["key"] for f in body["findings"] if f["status"] == "warn"][:2]
+            chosen[:] = roots
+            return {**body, "root_causes": roots}
+        return body
+
+    forge.rewrite = with_root_causes
+    forge.api("POST", "/forge/v1/runs", {"space_key": "ROOTS"})
+    open_dashboard(page, forge, "ROOTS")
+    causes = page.locator("#current-run li.cause .cause-title strong")
+    expect(causes).to_have_count(2)
+    titles = causes.all_inner_texts()
+    report = forge.api(
+        "GET", f"/forge/v1/runs/{forge.api('GET', '/forge/v1/runs?space_key=ROOTS')[0]['id']}"
+    )
+    by_key = {f["key"]: f["title"] for f in report["findings"]}
+    assert len(chosen) == 2
+    assert sorted(titles) == sorted(by_key[k] for k in chosen)
+
+
 # -- the self-check ------------------------------------------------------------------------------
 
 
@@ -153,6 +180,7 @@ def test_the_self_check_runs_for_the_site_and_lists_its_own_runs(
     expect(runs.locator("tbody tr")).to_have_count(before + checked + 1)
     assert not UUID.search(runs.inner_text())
     shot(page, "self-check")
+    assert_small_live_regions(page)
     assert axe_violations(page) == []
 
     page.get_by_label("Space key").fill("NOSUCH")
@@ -204,6 +232,7 @@ def test_space_settings_save_show_field_messages_and_the_scopes_table(
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-status")).to_contain_text("The connection works")
     shot(page, "space-settings")
+    assert_small_live_regions(page)
     assert axe_violations(page) == []
 
 
