@@ -31,7 +31,12 @@ async function main() {
   const checkButton = h('button', { type: 'button', className: 'primary' }, 'Run the self-check');
 
   const showRun = async (id) => {
-    await fill(result, 'the run', () => callRemote('GET', paths.run(id)), (report) => [h('h2', null, 'Earlier self-check'), spaceResult({ report })]);
+    await fill(
+      result,
+      'the run',
+      async () => untilDone(await callRemote('GET', paths.run(id))),
+      (report) => [h('h2', null, 'Earlier self-check'), spaceResult({ report })],
+    );
   };
 
   const listRuns = () =>

@@ -54,7 +54,10 @@ async function main() {
   const openRun = async (id, answer) => {
     show(current, loading('the report'));
     try {
-      const run = answer && (answer.report || answer.schema_version) ? answer : await callRemote('GET', paths.run(id));
+      const run =
+        answer && (answer.report || answer.schema_version)
+          ? answer
+          : await untilDone(await callRemote('GET', paths.run(id)), (state) => show(current, `The run is ${state}…`));
       const report = reportOf(run);
       const diff = h('div', null, loading('the comparison with the previous run'));
       show(

@@ -88,6 +88,8 @@ function connectionForm(spaceKey, initial, stateLine, status, onSaved) {
       sync_interval_hours: Number.isInteger(hours) ? hours : f.sync_interval_hours.input.value,
       datasets_enabled: Object.fromEntries(toggles.map((t) => [t.key, t.box.checked])),
     };
+    // PUT replaces the connection: keep what this form does not show (simulated mode's scenario).
+    if (saved && saved.scenario) body.scenario = saved.scenario;
     const secret = f.client_secret.input.value;
     if (secret) body.client_secret = secret;
     show(status, 'Saving…');

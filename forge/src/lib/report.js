@@ -12,7 +12,7 @@ const MACRO_STATUS = { ok: 'Shown', error: 'Failed', timeout: 'Timed out', stale
 const MACRO_TONE = { ok: 'ok', error: 'bad', timeout: 'bad', stale: 'warn', not_rendered: 'neutral' };
 
 export function verdictBadge(verdict) {
-  return badge(VERDICT[verdict] || verdict || 'Unknown', VERDICT_TONE[verdict]);
+  return badge(VERDICT[verdict] || verdict || 'Not finished yet', VERDICT_TONE[verdict]);
 }
 
 const severity = (finding) => (finding.status === 'fail' ? 0 : 1);

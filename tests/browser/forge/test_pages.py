@@ -244,6 +244,12 @@ def test_settings_of_a_connected_space_load_its_state(page: Any, forge: Forge) -
     )
     expect(page.get_by_label("Connected app client ID")).to_have_value("mulesight-browser-test")
     expect(page.locator("#scopes table tbody tr").first).to_be_visible()
+    page.get_by_label("Sync interval (hours)").fill("12")
+    page.get_by_role("button", name="Save connection").click()
+    expect(page.locator("#save-status")).to_have_text("Connection saved.")
+    saved = forge.api("GET", "/forge/v1/connection?space_key=KNOWN")
+    assert saved["sync_interval_hours"] == 12
+    assert saved["scenario"] == "healthy" and saved["client_secret_set"] is True  # both kept
 
 
 def test_the_macro_configuration_saves_the_config(page: Any, forge: Forge) -> None:
