@@ -19,6 +19,8 @@ function reportRender(event) {
 
 const where = (e) => e.environment_name || 'the organization';
 
+const failureWords = (e) => outcomeWords(e.outcome, e.last_error);
+
 /**
  * Why `data` cannot show what the macro asks for, as one sentence and a render status; null when
  * it can. `subject` names what the macro shows ("API instance 123").
@@ -29,19 +31,27 @@ export function problemOf(data, items, { subject, config }) {
     return { status: 'error', reason: `The ${name} data is turned off for this space in the MuleSight space settings.` };
   }
   const failed = (data.environments || []).filter((e) => e.last_error);
+  const places = failed.map(where).join(', ');
   const failure = failed.length
-    ? `${outcomeWords(failed[0].outcome)} for ${failed.map(where).join(', ')} at the last refresh (${formatTime(failed[0].last_attempt_at)})`
+    ? `${failureWords(failed[0])} at the last refresh (${formatTime(failed[0].last_attempt_at)})`
     : null;
   if (items.length > 0) return null;
+  const listedNothing = (data.environments || []).length > 0 && data.environments.every((e) => !e.item_count);
+  if (data.dataset === 'exchange' && data.coverage === 'full' && listedNothing) {
+    return {
+      status: 'error',
+      reason: 'Anypoint listed no Exchange assets for this organization, which is how it answers when the connected app lacks the read:exchange scope.',
+    };
+  }
   if (data.coverage === 'none' && failure) {
-    return { status: 'error', reason: `MuleSight has no ${name} data to show: ${failure}.` };
+    return { status: 'error', reason: `MuleSight has no ${name} data for ${places}: ${failure}.` };
   }
   if (data.freshness === 'never' && !failure) {
     return { status: 'error', reason: `MuleSight has not fetched the ${name} data from Anypoint yet; choose Refresh.` };
   }
   if (config.target) {
     const env = config.environment ? ` in ${config.environment}` : '';
-    const maybe = failure ? ` — it may be there: ${failure}` : '';
+    const maybe = failure ? ` — it may be in ${places}, where ${failure}` : '';
     return { status: 'error', reason: `${subject} is not in the ${name} data${env}${maybe}.` };
   }
   if (data.coverage === 'none') {
@@ -50,11 +60,19 @@ export function problemOf(data, items, { subject, config }) {
   return null;
 }
 
+/** What a partial dataset leaves out, and why (shown above the data; the render is still ok). */
+function partialNote(data) {
+  const failed = (data.environments || []).filter((e) => e.last_error && !e.fetched_at);
+  if (data.coverage !== 'partial' || failed.length === 0) return null;
+  const places = [...new Set(failed.map(where))].join(', ');
+  return `Some data is missing for ${places}: ${failureWords(failed[0])} at the last refresh (${formatTime(failed[0].last_attempt_at)}).`;
+}
+
 function staleNote(data) {
   if (!data.stale) return null;
   const failed = (data.environments || []).filter((e) => e.last_error);
   const why = data.stale_fallback && failed.length
-    ? `the last refresh failed (${outcomeWords(failed[0].outcome)})`
+    ? `the last refresh failed: ${failureWords(failed[0])}`
     : `it is ${data.freshness === 'expired' ? 'more than twice' : 'older than'} the ${data.sync_interval_hours}-hour sync interval`;
   return `This data was fetched ${formatTime(data.last_successful_fetch)}; ${why}.`;
 }
@@ -125,9 +143,11 @@ async function main() {
         outcome = { status: 'ok', error: null };
       } else {
         const note = staleNote(data);
+        const partial = partialNote(data);
         show(
           body,
           note && h('p', { className: 'notice' }, note),
+          partial && h('p', { className: 'notice' }, partial, ' ', diagnosticsLink()),
           macroView(moduleKey, mode, { ...data, items }, all),
           h('p', { className: 'muted small' }, `From Anypoint, ${formatTime(data.last_successful_fetch)}.`),
         );

@@ -88,15 +88,24 @@ export const OWNER = {
 };
 
 const OUTCOME = {
-  forbidden: 'Anypoint refused access (the connected app lacks a scope there)',
-  timeout: 'Anypoint did not answer in time',
-  rate_limited: 'Anypoint was rate limiting MuleSight',
-  error: 'Anypoint answered with an error',
-  unreachable: 'Anypoint could not be reached',
+  forbidden: ['Anypoint refused access', 'the connected app lacks a scope there'],
+  timeout: ['Anypoint did not answer in time', null],
+  rate_limited: ['Anypoint was rate limiting MuleSight', null],
+  error: ['Anypoint answered with an error', null],
+  unreachable: ['Anypoint could not be reached', null],
 };
 
-export function outcomeWords(outcome) {
-  return OUTCOME[outcome] || 'the last refresh failed';
+/**
+ * A refresh failure in words: "Anypoint refused access (HTTP 403; the connected app lacks a scope
+ * there)". `detail` is the stored error text, for the HTTP status and the credentials case.
+ */
+export function outcomeWords(outcome, detail = '') {
+  const text = String(detail || '');
+  if (/oauth2\/token answered 40[13]/.test(text)) return 'Anypoint rejected the connected app’s client ID or secret';
+  const [words, hint] = OUTCOME[outcome] || ['the last refresh failed', null];
+  const status = /not run:/.test(text) ? null : /answered (\d{3})/.exec(text);
+  const notes = [status && `HTTP ${status[1]}`, hint].filter(Boolean);
+  return notes.length ? `${words} (${notes.join('; ')})` : words;
 }
 
 /** "Started", "Not running" …: an Anypoint status word as a person writes it. */

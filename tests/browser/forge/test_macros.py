@@ -204,8 +204,10 @@ def test_macro_failure_reaches_the_next_diagnostics_run(page: Any, forge: Forge,
     )
     assert status == "error"
     problem = page.locator(".problem")
-    expect(problem).to_contain_text("Anypoint refused access")
-    expect(problem).to_contain_text("Production")
+    expect(problem).to_contain_text(
+        "MuleSight has no API Manager data for Production: Anypoint refused access (HTTP 403; "
+        "the connected app lacks a scope there) at the last refresh"
+    )
     sentence = problem.locator("p").first.inner_text()
     assert sentence.count(". ") == 0 and sentence.endswith(".")  # one sentence
     link = problem.get_by_role("link", name="Open the space’s MuleSight diagnostics")
@@ -277,3 +279,51 @@ def test_old_data_is_shown_as_stale_and_says_when_it_was_fetched(
     expect(notice).to_contain_text("This data was fetched 2 Mar 2020 12:30 AEDT")
     [event] = posted_renders(forge)
     assert event["status"] == "stale" and event["error"].startswith("This data was fetched")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "module_key", "config", "reason"),
+    [
+        (
+            "invalid-credentials",
+            "exchange-asset",
+            {"mode": "compact", "target": ORDERS},
+            "Anypoint rejected the connected app’s client ID or secret",
+        ),
+        (
+            "exchange-scope-missing",
+            "exchange-asset",
+            {"mode": "detailed", "target": ORDERS},
+            "lacks the read:exchange scope",
+        ),
+        (
+            "upstream-outage",
+            "api-manager-instance",
+            {"mode": "compact", "target": "19909723"},
+            "Anypoint answered with an error",
+        ),
+    ],
+)
+def test_the_macro_says_why_its_data_is_missing(
+    page: Any, forge: Forge, scenario: str, module_key: str, config: dict, reason: str
+) -> None:
+    space_key = "".join(word[0] for word in scenario.split("-")).upper() + "X"
+    forge.connect(space_key, scenario)
+    status = render(page, forge, macro_context(module_key, space_key, "6001", **config))
+    text = page.locator(".problem p").first.inner_text() if status == "error" else ""
+    assert status == "error", page.locator("#root").inner_text()
+    assert reason in text
+    [event] = posted_renders(forge)
+    assert event["error"] == text
+
+
+def test_partial_data_is_shown_with_what_is_missing_and_why(page: Any, forge: Forge) -> None:
+    forge.connect("TOEX", "timeouts-one-environment")
+    status = render(
+        page, forge, macro_context("environment-summary", "TOEX", "6002", mode="compact")
+    )
+    assert status == "ok"  # what it shows is current; the dataset's gap is its own finding
+    notice = page.locator(".notice")
+    expect(notice).to_contain_text("Some data is missing for")
+    expect(notice).to_contain_text("Anypoint did not answer in time")
+    expect(notice.get_by_role("link")).to_have_text("Open the space’s MuleSight diagnostics")
