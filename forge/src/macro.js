@@ -25,13 +25,13 @@ const failureWords = (e) => outcomeWords(e.outcome, e.last_error);
  * Why `data` cannot show what the macro asks for, as one sentence and a render status; null when
  * it can. `subject` names what the macro shows ("API instance 123").
  */
-export function problemOf(data, items, { subject, config }) {
+function problemOf(data, items, { subject, config }) {
   const name = data.name || data.dataset;
   if (data.enabled === false) {
     return { status: 'error', reason: `The ${name} data is turned off for this space in the MuleSight space settings.` };
   }
   const failed = (data.environments || []).filter((e) => e.last_error);
-  const places = failed.map(where).join(', ');
+  const places = [...new Set(failed.map(where))].join(', ');
   const failure = failed.length
     ? `${failureWords(failed[0])} at the last refresh (${formatTime(failed[0].last_attempt_at)})`
     : null;
@@ -73,7 +73,7 @@ function staleNote(data) {
   const failed = (data.environments || []).filter((e) => e.last_error);
   const why = data.stale_fallback && failed.length
     ? `the last refresh failed: ${failureWords(failed[0])}`
-    : `it is ${data.freshness === 'expired' ? 'more than twice' : 'older than'} the ${data.sync_interval_hours}-hour sync interval`;
+    : `it is older than ${data.freshness === 'expired' ? 'twice ' : ''}the ${data.sync_interval_hours}-hour sync interval`;
   return `This data was fetched ${formatTime(data.last_successful_fetch)}; ${why}.`;
 }
 

@@ -68,6 +68,11 @@ function connectionForm(spaceKey, initial, stateLine, status, onSaved) {
     name,
   }));
   const datasetsError = h('p', { className: 'field-error', hidden: true });
+  const showBaseUrl = () => {
+    f.base_url.node.hidden = f.control_plane.input.value !== 'custom';
+  };
+  f.control_plane.input.addEventListener('change', showBaseUrl);
+  showBaseUrl();
 
   const clearErrors = () => {
     Object.values(f).forEach((x) => x.setError(null));

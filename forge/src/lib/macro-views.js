@@ -19,6 +19,21 @@ export function environmentNames(data) {
   return names;
 }
 
+const ASSET_TYPES = {
+  'rest-api': 'REST API',
+  'http-api': 'HTTP API',
+  'soap-api': 'SOAP API',
+  'async-api': 'AsyncAPI',
+  'raml-fragment': 'RAML fragment',
+  connector: 'Connector',
+  template: 'Template',
+  example: 'Example',
+  policy: 'Policy',
+  extension: 'Extension',
+  custom: 'Custom',
+};
+const assetType = (type) => ASSET_TYPES[type] || statusWords(type);
+
 const envName = (names, id) => (id ? names[id] || id : 'Organization');
 
 // -- Exchange asset ------------------------------------------------------------------------------
@@ -45,7 +60,7 @@ function exchangeDetailed(items) {
     latest.description && h('p', null, latest.description),
     facts([
       ['Latest version', latest.version],
-      ['Type', statusWords(latest.type)],
+      ['Type', assetType(latest.type)],
       ['Lifecycle', statusBadge(latest.status)],
       ['Asset', `${latest.groupId}/${latest.assetId}`],
       ['Labels', (latest.labels || []).join(', ')],
@@ -65,7 +80,7 @@ function exchangeCompact(items) {
     'p',
     { className: 'compact' },
     h('strong', null, latest.name || latest.assetId),
-    ` ${latest.version} · ${statusWords(latest.type)} · `,
+    ` ${latest.version} · ${assetType(latest.type)} · `,
     statusBadge(latest.status),
   );
 }

@@ -61,7 +61,7 @@ CASES = [
     (
         "exchange-asset",
         {"mode": "compact", "target": ORDERS},
-        ["Orders System API", "1.1.3", "Rest-api"],
+        ["Orders System API", "1.1.3", "REST API"],
     ),
     (
         "exchange-asset",
