@@ -132,6 +132,13 @@ class RunOut(RunSummaryOut):
     report = StoredReport(required=True)
 
 
+class SpaceBriefOut(Schema):
+    """A connected space, as the self-check's picker lists it."""
+
+    space_key = fields.String(attribute="key", required=True)
+    updated_at = fields.AwareDateTime(required=True)
+
+
 class SiteRunOut(Schema):
     """A self-check of the site: one run per configured space (or the one named)."""
 

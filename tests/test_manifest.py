@@ -42,6 +42,7 @@ BACKEND_PATHS = frozenset(
         "/forge/v1/refresh",
         "/forge/v1/datasets/<dataset>",
         "/forge/v1/renders",
+        "/forge/v1/spaces",
         "/forge/v1/runs",
         "/forge/v1/runs/<run_id>",
         "/forge/v1/runs/<run_id>/diff",

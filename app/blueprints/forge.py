@@ -17,6 +17,7 @@ from app.db import get_session
 from app.models import Space
 from app.openapi import api_endpoint
 from app.schemas import Accepted, ConnectionIn, ConnectionOut, RenderBatchIn, SpaceQuery
+from app.schemas_runs import SpaceBriefOut
 
 bp = Blueprint("forge", __name__, url_prefix="/forge/v1")
 TAGS = ["forge"]
@@ -36,6 +37,14 @@ def get_connection(query: dict[str, Any]) -> Space:
 def put_connection(body: dict[str, Any]) -> Space:
     """Create or replace a space's connection; omit ``client_secret`` to keep the stored one."""
     return storage.save_connection(get_session(), secret_box(), g.tenant.installation_id, **body)
+
+
+@bp.get("/spaces")
+@forge_required
+@api_endpoint(response=SpaceBriefOut, many=True, tags=TAGS)
+def list_spaces() -> list[Space]:
+    """The caller's connected spaces (the self-check's space picker), by key."""
+    return storage.list_spaces(get_session(), g.tenant.installation_id)
 
 
 @bp.post("/renders")

@@ -26,8 +26,7 @@ async function main() {
   const progress = statusRegion({ id: 'check-progress' });
   const result = h('div', { id: 'check-result' });
   const runs = h('div', { id: 'self-check-runs' });
-  const spaceInput = h('input', { id: 'space', type: 'text', list: 'known-spaces', autocomplete: 'off', 'aria-describedby': 'space-help' });
-  const known = h('datalist', { id: 'known-spaces' });
+  const spaceInput = h('select', { id: 'space' }, h('option', { value: '' }, 'Every configured space'));
   const checkButton = h('button', { type: 'button', className: 'primary' }, 'Run the self-check');
 
   const showRun = async (id) => {
@@ -45,7 +44,6 @@ async function main() {
       'the previous self-checks',
       () => callRemote('GET', withQuery(paths.runs, { scope: 'site', limit: 20 })),
       (items) => {
-        show(known, [...new Set((items || []).map((r) => r.space_key).filter(Boolean))].map((k) => h('option', { value: k })));
         if (!items || items.length === 0) return h('p', { className: 'muted' }, 'The self-check has not run yet.');
         return table(
           ['When', 'Space', 'Verdict', 'Report'],
@@ -103,15 +101,15 @@ async function main() {
       null,
       'Runs diagnostics for the spaces of this site: the MuleSight backend, the Anypoint connection, the cached data and the MuleSight macros on their pages.',
     ),
-    h('label', { for: 'space' }, 'Space key'),
+    h('label', { for: 'space' }, 'Spaces to check'),
     spaceInput,
-    known,
-    h('p', { id: 'space-help', className: 'muted small' }, 'Leave empty to check every configured space.'),
     h('div', { className: 'toolbar' }, checkButton, progress),
     result,
     h('h2', null, 'Previous self-checks'),
     runs,
   );
+  const spaces = await callRemote('GET', paths.spaces).catch(() => []);
+  spaceInput.append(...spaces.map((s) => h('option', { value: s.space_key }, `Space ${s.space_key}`)));
   await listRuns();
 }
 

@@ -21,6 +21,7 @@ METHODS: dict[str, set[str]] = {
     "/forge/v1/refresh": {"POST"},
     "/forge/v1/datasets/<dataset>": {"GET"},
     "/forge/v1/renders": {"POST"},
+    "/forge/v1/spaces": {"GET"},
     "/forge/v1/runs": {"GET", "POST"},
     "/forge/v1/runs/<run_id>": {"GET"},
     "/forge/v1/runs/<run_id>/diff": {"GET"},

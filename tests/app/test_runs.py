@@ -472,6 +472,13 @@ def test_the_site_self_check_runs_every_space_and_lists_only_its_runs(
     assert other_site == []
 
 
+def test_the_self_check_lists_the_sites_spaces(client: FlaskClient, forge_headers: Headers) -> None:
+    response = client.get("/forge/v1/spaces", headers=forge_headers(SITE_A))
+    assert response.status_code == 200
+    assert sorted(s["space_key"] for s in response.json) == ["DOCS", "OPS"]  # never SITE_B's
+    assert all(set(s) == {"space_key", "updated_at"} for s in response.json)
+
+
 def test_the_self_check_of_an_unknown_space_is_404(
     client: FlaskClient, forge_headers: Headers
 ) -> None:

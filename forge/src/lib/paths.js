@@ -9,6 +9,7 @@ export const paths = {
   refresh: '/forge/v1/refresh',
   dataset: (dataset) => `/forge/v1/datasets/${seg(dataset)}`,
   renders: '/forge/v1/renders',
+  spaces: '/forge/v1/spaces',
   runs: '/forge/v1/runs',
   run: (runId) => `/forge/v1/runs/${seg(runId)}`,
   runDiff: (runId) => `/forge/v1/runs/${seg(runId)}/diff`,
