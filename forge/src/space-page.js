@@ -5,20 +5,20 @@ import { view } from '@forge/bridge';
 import { errorBox, fill, h, loading, show, statusRegion, table } from './lib/dom.js';
 import { formatTime, setTimeZone } from './lib/format.js';
 import { macroView } from './lib/macro-views.js';
-import { DATASETS, paths, withQuery } from './lib/paths.js';
+import { DATASET_NAMES, DATASETS, paths, withQuery } from './lib/paths.js';
 import { callRemote } from './lib/remote.js';
 import { renderDiff, renderReport, verdictBadge } from './lib/report.js';
 import { reportOf, runIdOf, untilDone } from './lib/runs.js';
 
 const root = document.getElementById('root');
 
+const REFRESH_WORDS = { ok: 'Refreshed', partial: 'Partly refreshed', failed: 'Failed', disabled: 'Turned off' };
+
 function refreshSummary(result) {
   const rows = (result.datasets || []).map((d) => {
-    const failed = (d.failed_environments || []).map((f) => f.environment_name || 'organization');
-    const words = { ok: 'Refreshed', partial: 'Partly refreshed', failed: 'Failed', disabled: 'Turned off' };
-    return `${DATASETS.find(([k]) => k === d.dataset)?.[1] || d.dataset}: ${words[d.status] || d.status}${
-      failed.length ? ` (not for ${failed.join(', ')})` : ''
-    }`;
+    const failed = (d.failed_environments || []).map((f) => f.environment_name || 'the organization');
+    const where = failed.length ? ` (not for ${failed.join(', ')})` : '';
+    return `${DATASET_NAMES[d.dataset] || d.dataset}: ${REFRESH_WORDS[d.status] || d.status}${where}`;
   });
   return h('ul', null, rows.map((r) => h('li', null, r)));
 }
