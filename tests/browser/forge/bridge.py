@@ -20,6 +20,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,7 @@ class ForgeHost:
     backend_url: str
     mint: Callable[[], str]
     site_url: str
+    now: Callable[[], datetime]
     remote_calls: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # console errors, CSP violations
     # (method, path prefix) → the error Forge answers instead of calling the backend
@@ -196,6 +198,7 @@ def open_page(page: Any, host: ForgeHost, static: StaticHost, resource: str, con
 
     page.on("console", lambda m: host.problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: host.problems.append(str(e)))
+    page.clock.install(time=host.now())  # the page's clock is the backend's; time still runs
     page.expose_function("__forgeHost", forge_host)
     page.add_init_script(INIT_SCRIPT)
     page.goto(static.url(resource))

@@ -13,7 +13,7 @@ from app.models import DatasetSnapshot, Space
 from tests.browser import requires_chromium
 from tests.browser.forge.conftest import Forge, axe_violations
 
-pytestmark = [pytest.mark.browser, requires_chromium]
+pytestmark = [pytest.mark.browser, pytest.mark.node, requires_chromium]
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
@@ -100,7 +100,12 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def healthy_space(forge_backend: Any, forge_static: Any) -> str:
-    host = Forge(backend_url=forge_backend.base_url, mint=forge_backend.mint, site_url="")
+    host = Forge(
+        backend_url=forge_backend.base_url,
+        mint=forge_backend.mint,
+        site_url="",
+        now=forge_backend.now,
+    )
     host.connect("DOCS", "healthy")
     return "DOCS"
 
@@ -235,6 +240,7 @@ def test_macro_failure_reaches_the_next_diagnostics_run(page: Any, forge: Forge,
     macros = report.locator("table.macros")
     row = macros.locator("tr", has_text="Page 7001")
     expect(row).to_contain_text("Failed")
+    expect(row).to_contain_text("23 Nov 2026")  # the page's clock is the backend's
     expect(row).to_contain_text("Anypoint refused access")
     # The macro failure is folded under its root cause, the missing scope.
     cause = report.locator("li.cause", has_text="read:api_configuration").first

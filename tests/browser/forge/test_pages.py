@@ -10,7 +10,7 @@ import pytest
 from tests.browser import requires_chromium
 from tests.browser.forge.conftest import Forge, assert_small_live_regions, axe_violations
 
-pytestmark = [pytest.mark.browser, requires_chromium]
+pytestmark = [pytest.mark.browser, pytest.mark.node, requires_chromium]
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
