@@ -40,9 +40,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     overrides = dict(test_config or {})
     app = Flask(
-        __name__, instance_path=overrides.pop("INSTANCE_PATH", None), instance_relative_config=True
+        __name__, instance_path=config.instance_path(overrides), instance_relative_config=True
     )
     clock.init_app(app, overrides.pop("CLOCK", None))
+    overrides.pop("INSTANCE_PATH", None)
     config.configure(app, overrides)
     for part in (logging, errors, crypto, db, auth, openapi):
         part.init_app(app)

@@ -30,6 +30,7 @@ import requests
 from atlassian import Confluence
 from atlassian.errors import ApiValueError
 
+from app.net import OutboundPolicy, guarded_session
 from diagnostics.model import MACRO_TYPES, MacroPage, MacroPlacement
 
 log = logging.getLogger(__name__)
@@ -57,16 +58,18 @@ def find_macro_pages(
     app_key_suffixes: Iterable[str] = MACRO_TYPES,
     limit: int = 50,
     timeout: float = 10,
+    outbound_policy: OutboundPolicy | None = None,
 ) -> list[MacroPage]:
     """The pages (of ``space_key``, or the whole site) that hold at least one MuleSight macro.
 
     ``app_key_suffixes`` are the Forge macro module keys to recognise. Results are read page by page
-    (``start``/``limit``) while Confluence reports a next page. Raises :class:`ConfluenceError`.
+    (``start``/``limit``) while Confluence reports a next page. Raises :class:`ConfluenceError`
+    (and :class:`~app.net.BlockedDestination` for a non-public host).
     """
     module_keys = frozenset(app_key_suffixes)
     cql = build_cql(space_key)
     found: dict[str, MacroPage] = {}
-    with requests.Session() as session:
+    with guarded_session(outbound_policy) as session:
         session.headers["Authorization"] = f"Bearer {app_token}"
         confluence = Confluence(
             url=api_base_url.rstrip("/") + "/wiki",
