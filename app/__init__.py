@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import auth, clock, config, crypto, db, errors, logging, openapi
+from app import auth, clock, config, crypto, db, errors, logging, openapi, security
 from app.blueprints import (
     forge,
     forge_data,
@@ -45,7 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     clock.init_app(app, overrides.pop("CLOCK", None))
     overrides.pop("INSTANCE_PATH", None)
     config.configure(app, overrides)
-    for part in (logging, errors, crypto, db, auth, openapi):
+    for part in (logging, errors, security, crypto, db, auth, openapi):
         part.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

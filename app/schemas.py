@@ -38,6 +38,7 @@ from diagnostics.model import (
 from diagnostics.simulator import builtin_scenarios
 
 MAX_RENDER_EVENTS = 500
+MAX_SYNC_INTERVAL_HOURS = 24 * 365
 MAX_RENDER_ERROR_CHARS = 2000
 SPACE_KEY = validate.Regexp(
     r"^~?[A-Za-z0-9][A-Za-z0-9_:-]{0,254}$", error="Not a Confluence space key."
@@ -135,7 +136,9 @@ class ConnectionIn(SpaceKeyAlias):
         metadata={"description": "https URL of the Anypoint API host (custom control plane)."},
     )
     sync_interval_hours = fields.Integer(
-        load_default=DEFAULT_SYNC_INTERVAL_HOURS, strict=True, validate=validate.Range(min=1)
+        load_default=DEFAULT_SYNC_INTERVAL_HOURS,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_SYNC_INTERVAL_HOURS),
     )
     datasets_enabled = fields.Dict(
         keys=fields.String(validate=validate.OneOf(sorted(DATASETS_BY_KEY))),
