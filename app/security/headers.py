@@ -59,7 +59,8 @@ def add_security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     local = app.config.get("MULESIGHT_LOCAL_DEVELOPMENT", False)
-    app.config.setdefault("SESSION_COOKIE_SECURE", not local)
+    app.config["SESSION_COOKIE_SECURE"] = not local
     app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.after_request(add_security_headers)
