@@ -81,20 +81,33 @@ class JwksCache:
         self._local_keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
         self._last_forced: float | None = None
+        self._failed_at: float | None = None
         self._lock = threading.Lock()
 
     def trust_local_key(self, kid: str, public_key: Any) -> None:
-        """Also accept a local key (simulated mode's ``mulesight forge-token``), never fetched."""
+        """Also accept a local key (simulated mode's ``mulesight forge-token``), never fetched.
+
+        It is consulted only after Atlassian's keys: a JWKS key with the same ``kid`` wins, and
+        the local key answers only for a ``kid`` the JWKS does not have (or cannot be fetched).
+        """
         self._local_keys[kid] = public_key
 
     def key(self, kid: str) -> Any:
         """The public key for ``kid``; raises :class:`ForgeAuthError` if Atlassian has none."""
-        if kid in self._local_keys:
-            return self._local_keys[kid]
+        try:
+            return self._jwks_key(kid)
+        except (ForgeAuthError, JwksUnavailable):
+            if kid in self._local_keys:
+                return self._local_keys[kid]
+            raise
+
+    def _jwks_key(self, kid: str) -> Any:
         with self._lock:
             now = time.monotonic()
             fetched_now = False
             if self._fetched_at is None or now - self._fetched_at >= self.ttl:
+                if self._fetched_at is None and not self._may_retry(now):
+                    raise JwksUnavailable("The Forge signing keys cannot be fetched.")
                 self._refresh(now)
                 fetched_now = True
             if kid not in self._keys and not fetched_now and self._may_force(now):
@@ -104,6 +117,10 @@ class JwksCache:
         if key is None:
             raise ForgeAuthError("The token is signed with an unknown key.")
         return key
+
+    def _may_retry(self, now: float) -> bool:
+        """After a failed first fetch, wait ``min_refresh`` before trying again."""
+        return self._failed_at is None or now - self._failed_at >= self.min_refresh
 
     def _may_force(self, now: float) -> bool:
         return self._last_forced is None or now - self._last_forced >= self.min_refresh
@@ -119,6 +136,7 @@ class JwksCache:
             }
         except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
             log.warning("Forge JWKS fetch failed: %s", type(exc).__name__)
+            self._failed_at = now
             if not self._keys:
                 raise JwksUnavailable("The Forge signing keys cannot be fetched.") from None
             return  # keep the keys we know; retry on the next miss
