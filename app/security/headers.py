@@ -6,7 +6,7 @@ report is allowed by its SHA-256 hash, nothing else inline is. Other responses g
 allows nothing. Every response is ``nosniff``, may not be framed (``frame-ancestors 'none'`` and
 ``X-Frame-Options: DENY``) and sends no referrer.
 
-The session cookie is ``Secure`` (and ``HttpOnly``, ``SameSite=Lax``) unless
+The session cookie is ``Secure`` (and, as Flask makes it, ``HttpOnly``; ``SameSite=Lax``) unless
 ``MULESIGHT_LOCAL_DEVELOPMENT`` is set, for a developer's plain-http loopback server.
 """
 
@@ -60,7 +60,6 @@ def add_security_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     local = app.config.get("MULESIGHT_LOCAL_DEVELOPMENT", False)
     app.config["SESSION_COOKIE_SECURE"] = not local
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.after_request(add_security_headers)
