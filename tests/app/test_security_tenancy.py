@@ -216,3 +216,15 @@ def test_without_a_user_token_nothing_is_saved(
     response = client.put("/forge/v1/connection", json=BODY, headers=headers)
     assert response.status_code == 403 and "user token" in response.json["error"]["message"]
     assert confluence_calls(keys) == []
+
+
+# -- the self-check's demo tenant ------------------------------------------------------------------
+
+
+def test_the_demo_tenant_is_not_served_once_a_real_site_installs(
+    client: FlaskClient, forge_headers: Headers
+) -> None:
+    assert client.get("/selfcheck").status_code == 200  # the demo is created and served
+    assert get_spaces(client, forge_headers(SITE_A)).status_code == 404  # a real site installs
+    response = client.get("/selfcheck")
+    assert response.status_code == 404 and "no local demo site" in response.get_data(as_text=True)
