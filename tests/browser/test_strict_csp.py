@@ -1,6 +1,6 @@
 """The pages and the HTML report under the Content-Security-Policy in Chromium: nothing is blocked
-(no violation reported), the page's script still runs, and the report keeps its styles.
-See docs/security.md ("Pages and reports")."""
+(no violation reported), and the report keeps its styles. See docs/security.md ("Pages and
+reports"). Named to run after test_selfcheck.py, whose run counts a run here would change."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ def test_nothing_is_blocked_on_the_pages_and_the_report(page: Any) -> None:
     page.on("console", lambda message: console.append(message.text))
     page.add_init_script(f"({LISTEN})()")
     page.goto("/selfcheck")
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run")).first.click()
+    if page.locator("a[href$='report.html']").count() == 0:  # a fresh server: run once
+        with page.expect_navigation():
+            page.get_by_role("button", name=re.compile("^Run")).first.click()
     assert violations(page, console) == []
     link = page.locator("a[href$='report.html']").first
     href = link.get_attribute("href")
