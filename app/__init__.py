@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import auth, clock, config, crypto, db, errors, logging, openapi
+from app import auth, clock, config, crypto, db, errors, logging, openapi, security
 from app.blueprints import (
     forge,
     forge_data,
@@ -40,11 +40,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     overrides = dict(test_config or {})
     app = Flask(
-        __name__, instance_path=overrides.pop("INSTANCE_PATH", None), instance_relative_config=True
+        __name__, instance_path=config.instance_path(overrides), instance_relative_config=True
     )
     clock.init_app(app, overrides.pop("CLOCK", None))
+    overrides.pop("INSTANCE_PATH", None)
     config.configure(app, overrides)
-    for part in (logging, errors, crypto, db, auth, openapi):
+    for part in (logging, errors, security, crypto, db, auth, openapi):
         part.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from werkzeug.serving import run_simple
 
-from app import cli_dev, cli_settings, cli_tickets, create_app, storage
+from app import cli_dev, cli_keys, cli_settings, cli_tickets, create_app, storage
 from app.audit import audit
 from app.config import ConfigError
 from app.db import get_db, get_session
@@ -173,6 +173,7 @@ def build_cli(group: click.Group) -> click.Group:
     cli_tickets.register(group)  # attach, outbox
     cli_dev.register(group)  # forge-token
     cli_settings.register(group)  # settings
+    cli_keys.register(group)  # keys rotate
     return group
 
 

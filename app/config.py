@@ -222,6 +222,32 @@ SETTINGS: tuple[Setting, ...] = (
         "Macro renders older than this many days are not considered by a diagnostics run.",
         int,
     ),
+    # -- security (docs/security.md) ------------------------------------------------------------
+    Setting(
+        "MULESIGHT_INSTANCE_PATH",
+        None,
+        "The instance folder: SQLite file, generated secret key, local Forge signing key. "
+        "Unset: Flask's instance folder.",
+    ),
+    Setting(
+        "MULESIGHT_SECRET_KEY_PREVIOUS",
+        None,
+        "Earlier secret keys, comma-separated: still read while `mulesight keys rotate` "
+        "re-encrypts the stored secrets under MULESIGHT_SECRET_KEY.",
+        secret=True,
+    ),
+    Setting(
+        "MULESIGHT_OUTBOUND_ALLOW",
+        None,
+        "Networks outbound calls to tenant-chosen hosts may reach besides public addresses, "
+        "comma-separated (e.g. `127.0.0.0/8` for local development and tests). Unset: none.",
+    ),
+    Setting(
+        "MULESIGHT_LOCAL_DEVELOPMENT",
+        False,
+        "On a developer's plain-http machine only: session cookies without `Secure`.",
+        parse_bool,
+    ),
     Setting(
         "MAX_CONTENT_LENGTH",
         1024 * 1024,
@@ -282,6 +308,7 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
     cfg["FORGE_JWT_LEEWAY"] = min(int(cfg["FORGE_JWT_LEEWAY"]), MAX_JWT_LEEWAY)
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cfg["MULESIGHT_INSTANCE_PATH"] = str(instance)
     if not cfg.get("MULESIGHT_DATABASE_URL"):
         cfg["MULESIGHT_DATABASE_URL"] = f"sqlite:///{instance / 'mulesight.db'}"
     if not cfg.get("MULESIGHT_SECRET_KEY"):
@@ -290,6 +317,11 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
         raise ConfigError(
             f"MULESIGHT_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
         )
+
+
+def instance_path(overrides: Mapping[str, Any]) -> str | None:
+    """The instance folder: ``INSTANCE_PATH`` in ``test_config``, else ``MULESIGHT_INSTANCE_PATH``."""
+    return overrides.get("INSTANCE_PATH") or os.environ.get("MULESIGHT_INSTANCE_PATH") or None
 
 
 def instance_secret_key(path: Path) -> str:

@@ -30,6 +30,7 @@ import requests
 from atlassian import Confluence
 from atlassian.errors import ApiValueError
 
+from app.net import OutboundPolicy, guarded_session
 from diagnostics.model import MACRO_TYPES, MacroPage, MacroPlacement
 
 log = logging.getLogger(__name__)
@@ -57,16 +58,18 @@ def find_macro_pages(
     app_key_suffixes: Iterable[str] = MACRO_TYPES,
     limit: int = 50,
     timeout: float = 10,
+    outbound_policy: OutboundPolicy | None = None,
 ) -> list[MacroPage]:
     """The pages (of ``space_key``, or the whole site) that hold at least one MuleSight macro.
 
     ``app_key_suffixes`` are the Forge macro module keys to recognise. Results are read page by page
-    (``start``/``limit``) while Confluence reports a next page. Raises :class:`ConfluenceError`.
+    (``start``/``limit``) while Confluence reports a next page. Raises :class:`ConfluenceError`
+    (and :class:`~app.net.BlockedDestination` for a non-public host).
     """
     module_keys = frozenset(app_key_suffixes)
     cql = build_cql(space_key)
     found: dict[str, MacroPage] = {}
-    with requests.Session() as session:
+    with guarded_session(outbound_policy) as session:
         session.headers["Authorization"] = f"Bearer {app_token}"
         confluence = Confluence(
             url=api_base_url.rstrip("/") + "/wiki",
@@ -301,3 +304,69 @@ def _parse(storage: str) -> _Element:
     builder.feed(storage)
     builder.close()
     return builder.root
+
+
+# --- space permissions --------------------------------------------------------------------------
+
+ADMINISTER_SPACE = ("administer", "space")
+
+
+def is_space_admin(
+    api_base_url: str,
+    user_token: str,
+    space_key: str,
+    *,
+    timeout: float = 5,
+    outbound_policy: OutboundPolicy | None = None,
+) -> bool:
+    """Whether the user whose Forge user token (``x-forge-oauth-user``) this is administers the space.
+
+    Asked of Confluence as that user, so Confluence's own permission model decides (groups,
+    site admins included): ``GET /wiki/api/v2/spaces?keys=KEY`` gives the space id (a space the
+    user cannot see is not found), then ``GET /wiki/api/v2/spaces/{id}/operations`` lists the
+    operations the user may perform; ``administer`` on ``space`` is the space admin permission.
+    Raises :class:`ConfluenceError` when Confluence cannot answer.
+    """
+    base = api_base_url.rstrip("/") + "/wiki/api/v2"
+    with guarded_session(outbound_policy, pool_maxsize=1) as session:
+        session.headers.update(
+            {"Authorization": f"Bearer {user_token}", "Accept": "application/json"}
+        )
+        spaces = _v2_get(session, f"{base}/spaces", {"keys": space_key}, timeout)
+        results = spaces.get("results") if isinstance(spaces, Mapping) else None
+        match = next(
+            (r for r in results or () if isinstance(r, Mapping) and r.get("key") == space_key),
+            None,
+        )
+        if match is None or match.get("id") is None:
+            return False
+        answer = _v2_get(session, f"{base}/spaces/{match['id']}/operations", None, timeout)
+    operations = answer.get("operations") if isinstance(answer, Mapping) else None
+    return any(
+        isinstance(op, Mapping) and (op.get("operation"), op.get("targetType")) == ADMINISTER_SPACE
+        for op in operations or ()
+    )
+
+
+def _v2_get(
+    session: requests.Session, url: str, params: Mapping[str, str] | None, timeout: float
+) -> Any:
+    try:
+        response = session.get(url, params=params, timeout=timeout, allow_redirects=False)
+    except requests.Timeout:
+        raise ConfluenceError(f"Confluence did not answer within {timeout:g} s") from None
+    except requests.RequestException as exc:
+        raise ConfluenceError(f"Could not reach Confluence ({type(exc).__name__})") from None
+    if response.status_code == 404:
+        return {}
+    if not response.ok:
+        raise ConfluenceError(
+            _http_message(response.status_code).replace("search", "permission check"),
+            status=response.status_code,
+        )
+    try:
+        return response.json()
+    except ValueError:
+        raise ConfluenceError(
+            "Confluence answered the permission check with an unexpected body"
+        ) from None

@@ -18,6 +18,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from app.net import BlockedDestination
 from app.storage import NotFound
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,11 @@ def handle_not_found(exc: NotFound) -> Response:
     return error_response(404, "not_found", str(exc))
 
 
+def handle_blocked_destination(exc: BlockedDestination) -> Response:
+    log.warning("outbound call refused: %s", exc.reason, extra={"host": exc.host})
+    return error_response(422, "destination_refused", str(exc))
+
+
 def handle_database_error(exc: SQLAlchemyError) -> Response:
     request_id = g.get("request_id")
     if isinstance(exc, OperationalError) or (
@@ -121,5 +127,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(NotFound, handle_not_found)
+    app.register_error_handler(BlockedDestination, handle_blocked_destination)
     app.register_error_handler(SQLAlchemyError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -6,11 +6,11 @@ front end names the space ``space_key``; ``space`` is accepted as an alias.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from marshmallow import (
     EXCLUDE,
     Schema,
@@ -24,6 +24,7 @@ from marshmallow import (
 )
 
 from app.errors import ApiError
+from app.net import BlockedDestination, check_url, outbound_policy
 from diagnostics.anypoint.controlplanes import resolve_base_url
 from diagnostics.catalogue import DATASETS_BY_KEY
 from diagnostics.errors import ConfigurationError
@@ -37,6 +38,7 @@ from diagnostics.model import (
 from diagnostics.simulator import builtin_scenarios
 
 MAX_RENDER_EVENTS = 500
+MAX_SYNC_INTERVAL_HOURS = 24 * 365
 MAX_RENDER_ERROR_CHARS = 2000
 SPACE_KEY = validate.Regexp(
     r"^~?[A-Za-z0-9][A-Za-z0-9_:-]{0,254}$", error="Not a Confluence space key."
@@ -91,7 +93,11 @@ class SpaceQuery(SpaceKeyAlias):
 
 
 def _check_base_url(url: str) -> str:
-    """The normalised URL; refuses what the multi-tenant service must not call (SSRF)."""
+    """The normalised URL; refuses what the multi-tenant service must not call (SSRF).
+
+    The host is judged on what it resolves to (:mod:`app.net`); the connection is checked again
+    when it is made, so a DNS answer changed after saving cannot reach an internal address.
+    """
     try:
         normalised = resolve_base_url("custom", url)
     except ConfigurationError as exc:
@@ -100,14 +106,12 @@ def _check_base_url(url: str) -> str:
     if parts.scheme != "https":
         raise ValidationError("The base URL must use https.")
     host = (parts.hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+    if host.endswith((".local", ".internal")):
         raise ValidationError("The base URL must be a public host.")
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return normalised
-    if not address.is_global:
-        raise ValidationError("The base URL must not be a private, loopback or link-local address.")
+        check_url(normalised, outbound_policy(current_app.config))
+    except BlockedDestination as exc:
+        raise ValidationError(str(exc)) from None
     return normalised
 
 
@@ -132,7 +136,9 @@ class ConnectionIn(SpaceKeyAlias):
         metadata={"description": "https URL of the Anypoint API host (custom control plane)."},
     )
     sync_interval_hours = fields.Integer(
-        load_default=DEFAULT_SYNC_INTERVAL_HOURS, strict=True, validate=validate.Range(min=1)
+        load_default=DEFAULT_SYNC_INTERVAL_HOURS,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_SYNC_INTERVAL_HOURS),
     )
     datasets_enabled = fields.Dict(
         keys=fields.String(validate=validate.OneOf(sorted(DATASETS_BY_KEY))),

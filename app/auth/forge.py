@@ -26,10 +26,11 @@ import jwt
 import requests
 from flask import Flask, current_app, g, request
 
-from app import storage
+from app import confluence, storage
 from app.auth import devtokens
 from app.db import get_session
 from app.errors import ApiError
+from app.net import outbound_policy
 from app.openapi import FORGE_SECURITY
 
 log = logging.getLogger(__name__)
@@ -80,20 +81,33 @@ class JwksCache:
         self._local_keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
         self._last_forced: float | None = None
+        self._failed_at: float | None = None
         self._lock = threading.Lock()
 
     def trust_local_key(self, kid: str, public_key: Any) -> None:
-        """Also accept a local key (simulated mode's ``mulesight forge-token``), never fetched."""
+        """Also accept a local key (simulated mode's ``mulesight forge-token``), never fetched.
+
+        It is consulted only after Atlassian's keys: a JWKS key with the same ``kid`` wins, and
+        the local key answers only for a ``kid`` the JWKS does not have (or cannot be fetched).
+        """
         self._local_keys[kid] = public_key
 
     def key(self, kid: str) -> Any:
         """The public key for ``kid``; raises :class:`ForgeAuthError` if Atlassian has none."""
-        if kid in self._local_keys:
-            return self._local_keys[kid]
+        try:
+            return self._jwks_key(kid)
+        except (ForgeAuthError, JwksUnavailable):
+            if kid in self._local_keys:
+                return self._local_keys[kid]
+            raise
+
+    def _jwks_key(self, kid: str) -> Any:
         with self._lock:
             now = time.monotonic()
             fetched_now = False
             if self._fetched_at is None or now - self._fetched_at >= self.ttl:
+                if self._fetched_at is None and not self._may_retry(now):
+                    raise JwksUnavailable("The Forge signing keys cannot be fetched.")
                 self._refresh(now)
                 fetched_now = True
             if kid not in self._keys and not fetched_now and self._may_force(now):
@@ -103,6 +117,10 @@ class JwksCache:
         if key is None:
             raise ForgeAuthError("The token is signed with an unknown key.")
         return key
+
+    def _may_retry(self, now: float) -> bool:
+        """After a failed first fetch, wait ``min_refresh`` before trying again."""
+        return self._failed_at is None or now - self._failed_at >= self.min_refresh
 
     def _may_force(self, now: float) -> bool:
         return self._last_forced is None or now - self._last_forced >= self.min_refresh
@@ -118,6 +136,7 @@ class JwksCache:
             }
         except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
             log.warning("Forge JWKS fetch failed: %s", type(exc).__name__)
+            self._failed_at = now
             if not self._keys:
                 raise JwksUnavailable("The Forge signing keys cannot be fetched.") from None
             return  # keep the keys we know; retry on the next miss
@@ -192,9 +211,9 @@ def authenticate_forge_request() -> Tenant:
         raise ApiError(
             401, "invalid_token", "The token has no installation or cloud id.", headers=_REALM
         )
-    storage.ensure_installation(
-        get_session(), installation_id, cloud_id, _claim(claims, "context", "siteUrl")
-    )
+    site_url = _claim(claims, "context", "siteUrl")
+    installation = storage.ensure_installation(get_session(), installation_id, cloud_id, site_url)
+    _check_binding(installation, cloud_id, site_url)
     return Tenant(
         installation_id=installation_id,
         cloud_id=cloud_id,
@@ -204,6 +223,82 @@ def authenticate_forge_request() -> Tenant:
         system_token=request.headers.get("x-forge-oauth-system") or None,
         user_token=request.headers.get("x-forge-oauth-user") or None,
     )
+
+
+def _same_site(a: str, b: str) -> bool:
+    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+def _check_binding(installation: Any, cloud_id: str, site_url: str | None) -> None:
+    """An installation stays bound to the cloud id (and site URL) it was registered with.
+
+    A validly signed token whose ``context.cloudId`` or ``context.siteUrl`` disagrees with the
+    stored installation is refused (403) and logged: it names one tenant and claims another.
+    """
+    mismatch = None
+    if installation.cloud_id != cloud_id:
+        mismatch = "cloudId"
+    elif site_url and installation.site_url and not _same_site(installation.site_url, site_url):
+        mismatch = "siteUrl"
+    if mismatch is None:
+        return
+    log.warning(
+        "Forge token refused: its %s disagrees with the stored installation",
+        mismatch,
+        extra={"installation_id": installation.id},
+    )
+    raise ApiError(
+        403,
+        "tenant_mismatch",
+        f"The token's {mismatch} does not match this installation's; the request is refused.",
+    )
+
+
+def require_space_admin(space_key: str) -> None:
+    """Only a space admin may change the space's connection (live mode; 403 otherwise).
+
+    Decided by Confluence with the user's own token (``x-forge-oauth-user``, sent because the
+    settings endpoint of ``manifest.yml`` sets ``auth.appUserToken``), so Confluence's permission
+    model is the one truth. Simulated mode (the embedded default, which reaches no real Anypoint
+    or Confluence) skips the check.
+    """
+    if current_app.config["MULESIGHT_ANYPOINT_MODE"] == "simulated":
+        return
+    tenant: Tenant = g.tenant
+    if not tenant.user_token or not tenant.api_base_url:
+        raise ApiError(
+            403,
+            "space_admin_required",
+            "Changing a space's MuleSight connection needs a space admin, and this request "
+            "carries no Confluence user token to check it (x-forge-oauth-user).",
+        )
+    try:
+        admin = confluence.is_space_admin(
+            tenant.api_base_url,
+            tenant.user_token,
+            space_key,
+            outbound_policy=outbound_policy(current_app.config),
+        )
+    except confluence.ConfluenceError as exc:
+        if exc.status in (401, 403):
+            admin = False
+        else:
+            raise ApiError(
+                503,
+                "confluence_unavailable",
+                f"Your space permissions could not be checked: {exc.message}. Try again shortly.",
+            ) from None
+    if not admin:
+        log.warning(
+            "connection change refused: not a space admin",
+            extra={"installation_id": tenant.installation_id, "space_key": space_key},
+        )
+        raise ApiError(
+            403,
+            "space_admin_required",
+            f"Only a space admin of {space_key} can change its MuleSight connection; "
+            "ask one of the space's admins.",
+        )
 
 
 def forge_required(view: Callable[..., Any]) -> Callable[..., Any]:

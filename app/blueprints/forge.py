@@ -12,6 +12,7 @@ from flask import Blueprint, g
 
 from app import storage
 from app.auth import forge_required
+from app.auth.forge import require_space_admin
 from app.crypto import secret_box
 from app.db import get_session
 from app.models import Space
@@ -33,9 +34,15 @@ def get_connection(query: dict[str, Any]) -> Space:
 
 @bp.put("/connection")
 @forge_required
-@api_endpoint(body=ConnectionIn, response=ConnectionOut, tags=TAGS)
+@api_endpoint(
+    body=ConnectionIn, response=ConnectionOut, tags=TAGS, errors=(400, 401, 403, 404, 422, 503)
+)
 def put_connection(body: dict[str, Any]) -> Space:
-    """Create or replace a space's connection; omit ``client_secret`` to keep the stored one."""
+    """Create or replace a space's connection; omit ``client_secret`` to keep the stored one.
+
+    Live mode: only a space admin of the space (asked of Confluence with the user's token).
+    """
+    require_space_admin(body["space_key"])
     return storage.save_connection(get_session(), secret_box(), g.tenant.installation_id, **body)
 
 

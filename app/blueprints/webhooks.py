@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -27,6 +26,7 @@ from app.jobs import ENRICH_WEBHOOK_EVENT, event_job_key, get_queue
 from app.models import WebhookEvent
 from app.openapi import api_endpoint
 from app.queue import store as job_store
+from app.security import jsonlimits
 from app.services.enrichment import DONE, is_issue_created
 from diagnostics.redaction import Redactor
 
@@ -66,9 +66,9 @@ def delivery_id(payload: dict[str, Any], header: str | None) -> str:
 
 def _parse(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "bad_request", "The body is not valid JSON.") from None
+        payload = jsonlimits.loads(body)
+    except jsonlimits.HostileInput as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
     if not is_issue_created(payload):
         raise ApiError(
             400,

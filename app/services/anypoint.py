@@ -17,6 +17,7 @@ import requests
 
 from app.crypto import SecretBox
 from app.models import Space
+from app.net import guarded_session, outbound_policy
 from app.services.anypoint_budget import shared_budget
 from app.storage import connection_for
 from diagnostics.anypoint import AnypointClient, CachedToken, RateLimiter, resolve_base_url
@@ -79,10 +80,12 @@ def anypoint_for(space: Space, box: SecretBox, config: Mapping[str, Any]) -> Spa
     """The space's Anypoint. Raises ``ScenarioError`` for a bad scenario name in simulated mode."""
     connection = connection_for(space, box)
     if not is_simulated(config):
+        # The tenant chose this host: every connection is checked (app.net, SSRF defence).
+        session = guarded_session(outbound_policy(config))
         shared = shared_budget(config, box, connection.organization_id or space.client_id)
         if shared is None:
-            return SpaceAnypoint(connection)
-        return SpaceAnypoint(connection, rate_limiter=shared[0], token_cache=shared[1])
+            return SpaceAnypoint(connection, session)
+        return SpaceAnypoint(connection, session, rate_limiter=shared[0], token_cache=shared[1])
     scenario = scenario_named(scenario_name(space, config))
     base_url = resolve_base_url(scenario.control_plane)
     connection = replace(

@@ -12,6 +12,7 @@ from typing import Any
 import requests
 from sqlalchemy.orm import Session
 
+from app.net import guarded_session, outbound_policy
 from app.services.outbox import Dispatcher, DispatchReport, RetryPolicy
 from app.services.ticket_store import LocalTicketStore
 from app.tickets import TicketConnector
@@ -45,6 +46,7 @@ def jsm_connector(
         str(config["JSM_SERVICE_DESK_ID"]),
         timeout=float(config["JSM_TIMEOUT"]),
         session=session,
+        outbound_policy=outbound_policy(config),
     )
 
 
@@ -57,10 +59,7 @@ def shared_jsm_connector(config: Mapping[str, Any]) -> JsmConnector:
     with _shared_lock:
         connector = _shared.get(ident)
         if connector is None:
-            session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=JSM_POOL_SIZE)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            session = guarded_session(outbound_policy(config), pool_maxsize=JSM_POOL_SIZE)
             connector = _shared[ident] = jsm_connector(config, session=session)
         return connector
 

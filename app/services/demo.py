@@ -36,16 +36,18 @@ def demo_scenario(config: Mapping[str, Any]) -> str:
 def ensure_demo_tenant(session: Session, config: Mapping[str, Any]) -> Installation | None:
     """The local demo installation (created on first use), or ``None``.
 
-    ``None`` in ``live`` mode, and in ``simulated`` mode when real installations exist but the demo
-    one does not (the demo never appears next to a site that installed the app).
+    ``None`` in ``live`` mode, and in ``simulated`` mode as soon as a real installation exists,
+    even when the demo was created before it: the unauthenticated self-check never serves a demo
+    next to a site that installed the app.
     """
     if not is_simulated(config):
+        return None
+    real = select(Installation.id).where(Installation.id != DEMO_INSTALLATION_ID).limit(1)
+    if session.scalar(real) is not None:
         return None
     installation = session.get(Installation, DEMO_INSTALLATION_ID)
     if installation is not None:
         return installation
-    if session.scalar(select(Installation.id).limit(1)) is not None:
-        return None
     session.add(
         Installation(id=DEMO_INSTALLATION_ID, cloud_id=DEMO_CLOUD_ID, site_url=DEMO_SITE_URL)
     )

@@ -57,6 +57,7 @@ VERDICT_ORDER = ("healthy", "degraded", "broken")
 COVERAGE_ORDER = ("full", "partial", "none")
 MULESOFT = "mulesoft"
 _MARKER = re.compile(r"\[REDACTED:([a-z_]+)\]")
+_CLOUD_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
 _SITE_HOST = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\.atlassian\.net$")
 _SPACE_PATTERNS = (
     re.compile(r"/wiki/spaces/(~?[A-Za-z0-9_]+)"),
@@ -172,18 +173,30 @@ def normalize_site_url(url: str | None) -> str | None:
     return f"https://{host}" if host else None
 
 
-def find_installation(session: Session, site_url: str | None) -> Installation | None:
-    """The installation whose site URL is ``site_url`` (scheme, case, path and slash ignored)."""
+def find_installations(session: Session, site_url: str | None) -> list[Installation]:
+    """Every installation whose site URL is ``site_url`` (scheme, case, path and slash ignored)."""
     wanted = normalize_site_url(site_url)
     if wanted is None:
-        return None
+        return []
     host = wanted.removeprefix("https://")
     candidates = session.scalars(
         select(Installation)
         .where(Installation.site_url.is_not(None), Installation.site_url.ilike(f"%{host}%"))
         .order_by(Installation.created_at, Installation.id)
     )
-    return next((i for i in candidates if normalize_site_url(i.site_url) == wanted), None)
+    return [i for i in candidates if normalize_site_url(i.site_url) == wanted]
+
+
+def find_installation(
+    session: Session, site_url: str | None, text: str = ""
+) -> Installation | None:
+    """The one installation of ``site_url``; ``None`` when none matches, or when several do and
+    ``text`` (the ticket) names the cloud id of none or several of them — never a guess."""
+    candidates = find_installations(session, site_url)
+    if len(candidates) > 1:
+        named = {m.lower() for m in _CLOUD_ID.findall(text)}
+        candidates = [i for i in candidates if i.cloud_id.lower() in named]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def space_keys_in(text: str) -> list[str]:
@@ -491,6 +504,36 @@ def unknown_site_note(ticket: TicketInput, site_url: str | None, kinds: Sequence
     return redact_text("\n".join(lines))
 
 
+CLOUD_ID_ASK = (
+    "Thank you for your request. Your site has more than one MuleSight installation, so we need "
+    "one more detail to run diagnostics on the right one.\n\nPlease reply with your Confluence "
+    "Cloud ID: open https://YOUR-SITE.atlassian.net/_edge/tenant_info in your browser and copy "
+    "the cloudId value."
+)
+
+
+def ambiguous_site_note(ticket: TicketInput, site_url: str | None, kinds: Sequence[str]) -> str:
+    """The internal note when the ticket's site matches several installations."""
+    lines = [
+        f"## MuleSight diagnostics for {ticket.key}: more than one installation",
+        "",
+        f"Site URL read from the ticket: `{site_url}`. More than one MuleSight installation is "
+        "registered for it, and the ticket names the cloud id of none (or of several), so no "
+        "diagnostics ran rather than diagnosing the wrong tenant.",
+        "",
+        "The customer has been asked for the site's Cloud ID. When it is in the ticket, "
+        "redeliver the webhook or run diagnostics for the right installation and attach the "
+        f"report: `mulesight attach RUN_ID --ticket {ticket.key}`.",
+    ]
+    if kinds:
+        lines += [
+            "",
+            f"**Security-impacting:** the ticket text holds a secret ({', '.join(kinds)}); it is "
+            "not quoted here. Route to the security owner and ask the customer to rotate it.",
+        ]
+    return redact_text("\n".join(lines))
+
+
 def report_files(reports: Sequence[Report]) -> list[Attachment]:
     """``report.json`` and ``report.md`` (one pair per space when there are several)."""
     files = []
@@ -549,14 +592,20 @@ def enrich_ticket(
     kinds = security_kinds(ticket.document, reading)
     site_url = normalize_site_url(reading.present.get("customer_site_url") or ticket.site_url)
     result = Enrichment(ticket.key, target, site_url, security_impacting=bool(kinds))
-    installation = find_installation(session, site_url)
+    text = ticket_document(ticket.document).text
+    installation = find_installation(session, site_url, text)
+    if installation is None and len(find_installations(session, site_url)) > 1:
+        body = ambiguous_site_note(ticket, site_url, kinds)
+        _comment(session, result, f"{ref}:comment:internal", body, public=False, now=now)
+        _comment(session, result, f"{ref}:comment:public", CLOUD_ID_ASK, public=True, now=now)
+        return result
     runs: list[DiagnosticRun] = []
     if installation is not None:
         result.installation_id = installation.id
         runs = _runs(
             session,
             installation,
-            ticket_document(ticket.document).text,
+            text,
             config=config,
             box=box,
             requested_by=f"webhook:{ticket.key}"[:255],
@@ -765,6 +814,7 @@ __all__ = [
     "enrich_ticket",
     "event_ref",
     "find_installation",
+    "find_installations",
     "internal_summary",
     "is_issue_created",
     "labels_for",

@@ -22,12 +22,13 @@ def ensure_installation(
 ) -> Installation:
     """The installation row, registered on the first verified token of a new installation.
 
-    ``site_url`` (the token's ``context.siteUrl``, when Forge sends it) is recorded so that a
-    ticket naming the site finds its installation.
+    ``site_url`` (the token's ``context.siteUrl``, when Forge sends it) is recorded the first
+    time it is seen, so that a ticket naming the site finds its installation; it is never
+    overwritten (a later token naming another site is refused by :mod:`app.auth.forge`).
     """
     installation = session.get(Installation, installation_id)
     if installation is not None:
-        if site_url and installation.site_url != site_url:
+        if site_url and installation.site_url is None:
             installation.site_url = site_url
             session.commit()
         return installation

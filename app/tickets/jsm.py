@@ -28,6 +28,7 @@ from urllib.parse import quote
 import requests
 from atlassian import ServiceDesk
 
+from app.net import BlockedDestination, OutboundPolicy, guarded_session
 from app.tickets.base import Attachment, TicketData, TicketError
 from app.tickets.markup import adf_to_text, markdown_to_jira
 
@@ -42,6 +43,7 @@ class JsmConnector:
     """A :class:`~app.tickets.base.TicketConnector` for a Service Management site.
 
     Basic auth (account email + API token); a ``session`` passed in gets that auth set on it.
+    Without one, connections pass ``outbound_policy`` (public addresses only, see :mod:`app.net`).
     """
 
     def __init__(
@@ -53,8 +55,11 @@ class JsmConnector:
         *,
         timeout: float = 10,
         session: requests.Session | None = None,
+        outbound_policy: OutboundPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        if session is None:
+            session = guarded_session(outbound_policy)
         self.service_desk_id = str(service_desk_id)
         self._secret = api_token
         self._client = ServiceDesk(
@@ -194,6 +199,10 @@ class JsmConnector:
         """
         try:
             yield
+        except BlockedDestination as exc:
+            message = f"JSM {operation} on {key}: {exc} (JSM_BASE_URL)"
+            log.warning("%s", message)
+            raise TicketError(message, retryable=False) from None
         except requests.HTTPError as exc:
             response = exc.response
             status = response.status_code if response is not None else None

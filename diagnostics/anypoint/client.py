@@ -372,6 +372,7 @@ class AnypointClient:
                     data=data,
                     headers=sent_headers,
                     timeout=timeout,
+                    allow_redirects=False,  # never resend the secret or token to another host
                 )
             except requests.Timeout as exc:
                 self._log_attempt(call, type(exc).__name__, began)
@@ -386,6 +387,8 @@ class AnypointClient:
                     f"{call.method} {call.path}: {why}", **self._fields(call)
                 ) from exc
             self._log_attempt(call, response.status_code, began)
+            if response.is_redirect:
+                raise self._redirected(call, response)
             if not self.retry.is_retryable(response.status_code):
                 return response
             delay = self.retry.delay(tries, response.status_code, response.headers)
@@ -486,6 +489,15 @@ class AnypointClient:
     def _invalid(self, call: _Call, status: int, why: str) -> InvalidResponseError:
         return InvalidResponseError(
             f"{call.method} {call.path}: {why}", status=status, **self._fields(call)
+        )
+
+    def _redirected(self, call: _Call, response: requests.Response) -> InvalidResponseError:
+        target = urlsplit(response.headers.get("Location", "")).netloc or self.host
+        return self._invalid(
+            call,
+            response.status_code,
+            f"redirected to {target}; redirects are not followed "
+            "(set the base URL to the host that answers)",
         )
 
     def _timeout(self, call: _Call) -> AnypointTimeout:

@@ -13,13 +13,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -141,6 +144,10 @@ class ForgeKeys:
     kid: str
     mock: responses.RequestsMock
     jwks: dict[str, Any] = field(default_factory=dict)
+    # What the mocked Confluence permission API answers for the user token (see below).
+    confluence: dict[str, Any] = field(
+        default_factory=lambda: {"admin": True, "visible": True, "status": 200}
+    )
 
     def fetches(self) -> int:
         return sum(1 for call in self.mock.calls if call.request.url == FORGE_JWKS_URL)
@@ -163,7 +170,46 @@ def forge_keys() -> Iterator[ForgeKeys]:
     jwks = {"keys": [public_jwk(key, kid)]}
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(FORGE_JWKS_URL, json=jwks)
-        yield ForgeKeys(private_key=key, kid=kid, mock=mock, jwks=jwks)
+        keys = ForgeKeys(private_key=key, kid=kid, mock=mock, jwks=jwks)
+        mock_space_permissions(mock, keys.confluence)
+        yield keys
+
+
+CONFLUENCE_V2 = r"https://api\.atlassian\.com/ex/confluence/[^/]+/wiki/api/v2"
+USER_TOKEN = "forge-user-token-for-tests"
+
+
+def mock_space_permissions(mock: responses.RequestsMock, state: dict[str, Any]) -> None:
+    """Confluence's space lookup and permitted operations, as ``state`` says (default: the
+    user administers every space). Used by ``PUT /forge/v1/connection`` in live mode."""
+
+    def spaces(request: Any) -> tuple[int, dict[str, str], str]:
+        keys = parse_qs(urlsplit(request.url).query).get("keys", [])
+        if state["status"] != 200:
+            return state["status"], {}, json.dumps({"message": "mocked failure"})
+        results = (
+            [{"id": "98304", "key": keys[0], "name": keys[0]}] if keys and state["visible"] else []
+        )
+        return 200, {}, json.dumps({"results": results, "_links": {}})
+
+    def operations(request: Any) -> tuple[int, dict[str, str], str]:
+        ops = [{"operation": "read", "targetType": "space"}]
+        if state["admin"]:
+            ops.append({"operation": "administer", "targetType": "space"})
+        return 200, {}, json.dumps({"operations": ops})
+
+    mock.add_callback(
+        "GET",
+        re.compile(CONFLUENCE_V2 + r"/spaces\?.*"),
+        callback=spaces,
+        content_type="application/json",
+    )
+    mock.add_callback(
+        "GET",
+        re.compile(CONFLUENCE_V2 + r"/spaces/\d+/operations"),
+        callback=operations,
+        content_type="application/json",
+    )
 
 
 FitFactory = Callable[..., str]
@@ -220,10 +266,11 @@ def fit(forge_keys: ForgeKeys) -> FitFactory:
 
 @pytest.fixture
 def forge_headers(fit: FitFactory) -> Callable[..., dict[str, str]]:
-    """``forge_headers(installation_id=SITE_A, ...)``: Authorization headers with a fresh FIT."""
+    """``forge_headers(installation_id=SITE_A, ...)``: Authorization headers with a fresh FIT,
+    and the user token Forge adds for endpoints with ``auth.appUserToken``."""
 
     def make(*args: Any, **kwargs: Any) -> dict[str, str]:
-        return {"Authorization": f"Bearer {fit(*args, **kwargs)}"}
+        return {"Authorization": f"Bearer {fit(*args, **kwargs)}", "x-forge-oauth-user": USER_TOKEN}
 
     return make
 

@@ -119,6 +119,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "MULESIGHT_ANYPOINT_MODE": ("live", "live"),
     "MULESIGHT_JOB_QUEUE": ("sync", "sync"),
     "MULESIGHT_AUTO_MIGRATE": ("false", False),
+    "MULESIGHT_LOCAL_DEVELOPMENT": ("true", True),
     "LOG_LEVEL": ("DEBUG", "DEBUG"),
     "DB_ENGINE_OPTIONS": ('{"pool_pre_ping": true}', {"pool_pre_ping": True}),
 }

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from app import storage
 from app.models import RenderEvent
-from tests.app.conftest import SITE_A, SITE_B
+from tests.app.conftest import CLOUDS, SITE_A, SITE_B
 
 URL = "/forge/v1/renders"
 Headers = Callable[..., dict[str, str]]
@@ -36,7 +36,7 @@ def event(**changes: Any) -> dict[str, Any]:
 def spaces(app: Flask) -> None:
     with app.extensions["db"].session() as session:
         for site in (SITE_A, SITE_B):
-            storage.ensure_installation(session, site, "cloud")
+            storage.ensure_installation(session, site, CLOUDS[site])
         box = app.extensions["secret_box"]
         for key in ("OPS", "DOCS"):
             storage.save_connection(

@@ -20,7 +20,7 @@ from app.models import DiagnosticRun, Installation, Space
 from app.services import runs
 from diagnostics.model import MacroPage, MacroPlacement
 from diagnostics.report_schema import validate_report
-from tests.app.conftest import ACCOUNT, SITE_A, SITE_B
+from tests.app.conftest import ACCOUNT, CLOUDS, SITE_A, SITE_B
 
 URL = "/forge/v1/runs"
 CANARY = "canary-Zq8xW3vT9kLmN2pR5sYb"  # planted as a client secret: must never come back
@@ -44,7 +44,7 @@ def add_space(
     """A connected space of ``site`` (registered on first use) on a simulated ``scenario``."""
     with app.extensions["db"].session() as session:
         if session.get(Installation, site) is None:
-            storage.ensure_installation(session, site, f"cloud-{site[-4:]}")
+            storage.ensure_installation(session, site, CLOUDS.get(site, f"cloud-{site[-4:]}"))
         space = storage.save_connection(
             session,
             app.extensions["secret_box"],
@@ -437,7 +437,7 @@ def test_a_slow_page_search_does_not_eat_the_run_budget(
         run = _live_run(app, system_token="sys-token")
     finally:
         release.set()
-    assert calls == [f"https://api.atlassian.com/ex/confluence/cloud-{SITE_A[-4:]}"]
+    assert calls == [f"https://api.atlassian.com/ex/confluence/{CLOUDS[SITE_A]}"]
     assert "longer than 0.05 s" in run.report["notes"][0]
     assert run.report["deadline_s"] <= 20
 
