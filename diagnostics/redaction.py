@@ -275,6 +275,9 @@ def _encodings(secret: str) -> set[str]:
     return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]} - {""}
 
 
+# A "secret" shorter than this is not searched for: replacing every "s" of a report would shred
+# it and hide nothing (a real Anypoint client secret has 32 characters).
+MIN_KNOWN_SECRET_LENGTH = 6
 _MEMO_MAX_LEN = 512  # strings longer than this are scanned every time
 _MEMO_SIZE = 4096
 
@@ -288,7 +291,7 @@ class Redactor:
     def __init__(self, known_secrets: Iterable[str | None] = ()) -> None:
         variants: set[str] = set()
         for secret in known_secrets:
-            if isinstance(secret, str) and secret.strip():
+            if isinstance(secret, str) and len(secret.strip()) >= MIN_KNOWN_SECRET_LENGTH:
                 variants |= _encodings(secret)
         self._known = sorted(variants, key=len, reverse=True)
         self._known_re = (

@@ -407,3 +407,9 @@ def _raise(*_: object) -> str:
 
 def test_public_names() -> None:
     assert all(hasattr(redaction, name) for name in redaction.__all__)
+
+
+def test_a_known_secret_too_short_to_be_one_does_not_shred_the_text() -> None:
+    text = "scopes missing: read:exchange is needed by the Exchange dataset"
+    assert redact_text(text, known_secrets=["s"]) == text
+    assert "[REDACTED" in redact_text("token canary-s3cret here", known_secrets=["canary-s3cret"])
