@@ -22,6 +22,8 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# axe-core, one of forge's devDependencies (`npm --prefix forge ci`), never from a CDN.
+AXE = Path(__file__).resolve().parents[2] / "forge" / "node_modules" / "axe-core" / "axe.min.js"
 
 requires_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),

@@ -1,53 +1,30 @@
 """axe-core on the self-check page and the support console: no accessibility violation.
 
-axe-core comes from npm (never a CDN): ``.ci/run`` installs it and sets ``MULESIGHT_AXE_DIR``;
-without it the fixture installs it once into a cache folder with npm.
+axe-core comes from npm (never a CDN): it is one of forge's devDependencies, which ``.ci/run``
+installs with ``npm --prefix forge ci``.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import requires_chromium
+from tests.browser import AXE, requires_chromium
 from tests.browser.test_console import mint, sign_in
 from tests.browser.test_selfcheck import switch_scenario
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 sync_api = pytest.importorskip("playwright.sync_api")
 
-AXE_CACHE = Path.home() / ".cache" / "mulesight" / "axe-core"
-AXE_FILE = Path("node_modules") / "axe-core" / "axe.min.js"
 SCENARIOS = ("api-manager-sandbox-only", "healthy")
 
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
-    folder = Path(os.environ.get("MULESIGHT_AXE_DIR") or AXE_CACHE)
-    if not (folder / AXE_FILE).exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            [
-                "npm",
-                "install",
-                "--silent",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(folder),
-                "axe-core@4",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0 or not (folder / AXE_FILE).exists():
-            pytest.skip(f"axe-core could not be installed with npm: {done.stderr.strip()[:200]}")
-    return (folder / AXE_FILE).read_text(encoding="utf-8")
+    if not AXE.exists():
+        pytest.skip(f"axe-core is not installed at {AXE}: run `npm --prefix forge ci`")
+    return AXE.read_text(encoding="utf-8")
 
 
 @pytest.fixture

@@ -29,9 +29,10 @@ import yaml
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.browser import AXE
+
 ROOT = Path(__file__).resolve().parents[3]
 STATIC = ROOT / "forge" / "static"
-AXE = ROOT / "forge" / "node_modules" / "axe-core" / "axe.min.js"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; "

@@ -27,7 +27,8 @@ from app.auth import devtokens
 from app.clock import EXTENSION as CLOCK
 from app.config import ENV_VARIABLES
 from tests.app.conftest import TestClock
-from tests.browser.forge.bridge import AXE, ForgeHost, StaticHost, open_page, serve_static
+from tests.browser import AXE
+from tests.browser.forge.bridge import ForgeHost, StaticHost, open_page, serve_static
 
 APP_ID = "ari:cloud:ecosystem::app/73856157-5880-44b7-9347-6c0c688e1923"
 SITE_URL = "https://sparrow-logistics.atlassian.net"
