@@ -30,10 +30,12 @@ from app.audit import audit
 from app.config import SECRET_KEY_FILE
 from app.crypto import PREVIOUS_KEYS_FILE, SecretBox, SecretDecryptionError, previous_keys
 from app.db import get_session
-from app.models import Space
+from app.models import Job, Space
+from app.queue.store import DONE
 from diagnostics.commands import InputError
 
 CLI_ACTOR = "cli"
+JOB_SECRET = "system_token"  # the encrypted secret a job payload may carry (services.runs)
 
 
 @dataclass
@@ -44,25 +46,42 @@ class Rotation:
 
 
 def rotate_stored_secrets(session: Session, box: SecretBox) -> Rotation:
-    """Re-encrypt every stored secret under ``box``'s current key; one commit."""
+    """Re-encrypt every stored secret under ``box``'s current key; one commit.
+
+    Stored secrets: each space's connected-app client secret, and the Forge system token that a
+    job not yet finished carries. (The shared Anypoint token cache in Redis is not rotated: an
+    entry no key can read is a cache miss, and a new token is fetched.)
+    """
     result = Rotation()
     spaces = session.scalars(
         select(Space).where(Space.client_secret_encrypted.is_not(None)).order_by(Space.id)
     )
     for space in spaces:
-        token = space.client_secret_encrypted
-        assert token is not None
-        if box.is_current(token):
-            result.already_current += 1
-            continue
-        try:
-            space.client_secret_encrypted = box.rotate(token)
-        except SecretDecryptionError:
-            result.unreadable.append(f"space {space.key} of installation {space.installation_id}")
-            continue
-        result.rotated += 1
+        where = f"space {space.key} of installation {space.installation_id}"
+        space.client_secret_encrypted = _rotated(box, space.client_secret_encrypted, where, result)
+    for job in session.scalars(select(Job).where(Job.status != DONE).order_by(Job.id)):
+        token = job.payload.get(JOB_SECRET)
+        if token:
+            rotated = _rotated(box, token, f"job {job.key}", result)
+            job.payload = {**job.payload, JOB_SECRET: rotated}  # a new dict: the change is seen
     session.commit()
     return result
+
+
+def _rotated(box: SecretBox, token: str | None, where: str, result: Rotation) -> str | None:
+    """``token`` under the current key (counted in ``result``); unreadable ones stay as they are."""
+    if token is None:
+        return None
+    if box.is_current(token):
+        result.already_current += 1
+        return token
+    try:
+        rotated = box.rotate(token)
+    except SecretDecryptionError:
+        result.unreadable.append(where)
+        return token
+    result.rotated += 1
+    return rotated
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -18,7 +18,7 @@ from app.auth import devtokens
 from app.cli_keys import keys
 from app.config import FORGE_JWKS_URL
 from app.crypto import SecretBox
-from app.models import Space
+from app.models import Job, Space
 from app.storage import ensure_installation, save_connection
 from tests.app.conftest import APP_ID, make_app, public_jwk, rsa_key
 
@@ -205,3 +205,26 @@ def test_a_secret_no_key_reads_is_reported_and_left_as_is(app: Flask) -> None:
         k: v for k, v in SECRETS.items() if k != "S1"
     }
     assert (Path(app.instance_path) / "secret_key.previous").exists()  # kept: not forgotten
+
+
+def test_a_waiting_job_s_system_token_is_rotated_too(app: Flask) -> None:
+    box = app.extensions["secret_box"]
+    with app.extensions["db"].session() as session:
+        for key, status in (("run:waiting", "queued"), ("run:finished", "done")):
+            session.add(
+                Job(
+                    key=key,
+                    kind="diagnostic_run",
+                    payload={"run_id": key, "system_token": box.encrypt(f"forge-token-{key}")},
+                    status=status,
+                )
+            )
+        session.commit()
+    old_key = (Path(app.instance_path) / "secret_key").read_text().strip()
+    result = app.test_cli_runner().invoke(keys, ["rotate", "--new-key"])
+    assert result.exit_code == 0, result.output
+    new_box = SecretBox((Path(app.instance_path) / "secret_key").read_text().strip())
+    with app.extensions["db"].session() as session:
+        tokens = {j.key: j.payload["system_token"] for j in session.scalars(select(Job))}
+    assert new_box.decrypt(tokens["run:waiting"]) == "forge-token-run:waiting"
+    assert SecretBox(old_key).decrypt(tokens["run:finished"]) == "forge-token-run:finished"
