@@ -233,6 +233,11 @@ def tally(data: Data) -> str:
     return f"{plural(fails, 'failure')}, {plural(warns, 'warning')}"
 
 
+def suggests_severity(data: Data) -> bool:
+    """Whether a rendering offers a ticket severity: not for a healthy run (nothing to file)."""
+    return data.get("verdict") != "healthy"
+
+
 def headline(data: Data) -> str:
     """``1 thing to fix (26 findings follow from it; 23 failures, 4 warnings)``."""
     summary = data.get("summary") or {}

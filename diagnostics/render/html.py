@@ -75,7 +75,7 @@ def context(data: Data, audience: str = "support") -> dict[str, Any]:
         "checks": _checks(data),
         "ticket": c.ticket_rows(data),
         "by_hand": c.by_hand(data),
-        "severity": data.get("suggested_severity"),
+        "severity": data.get("suggested_severity") if c.suggests_severity(data) else None,
         "severity_reason": data.get("severity_reason"),
         "redactions": c.redaction_text(data),
     }

@@ -84,8 +84,12 @@ def _header(data: Data) -> str:
     lines = [
         f"# MuleSight diagnostics: {verdict}",
         "",
-        f"**{verdict}: {esc(c.headline(data))}** "
-        f"Suggested severity: **{esc(data.get('suggested_severity'))}**.",
+        f"**{verdict}: {esc(c.headline(data))}**"
+        + (
+            f" Suggested severity: **{esc(data.get('suggested_severity'))}**."
+            if c.suggests_severity(data)
+            else ""
+        ),
         "",
         *_context(data),
     ]
@@ -280,6 +284,8 @@ def _ticket(data: Data) -> str:
 
 
 def _severity(data: Data) -> str:
+    if not c.suggests_severity(data):
+        return ""
     reason = data.get("severity_reason")
     line = f"**{esc(data.get('suggested_severity'))}**" + (f": {esc(reason)}" if reason else ".")
     return f"## Suggested severity\n\n{line}\n\nA person decides the ticket's severity."

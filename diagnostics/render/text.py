@@ -229,13 +229,17 @@ def _field(label: str, value: Any, style: Style | None = None) -> list[str]:
 
 def _closing(data: Data, style: Style) -> str:
     """The suggested severity's reason and what redaction removed."""
-    reason = data.get("severity_reason")
-    severity = f"Suggested {data.get('suggested_severity')}" + (f": {reason}" if reason else "")
-    lines = textwrap.wrap(severity + " A person decides.", width=WIDTH)
+    lines: list[str] = []
+    if c.suggests_severity(data):
+        reason = data.get("severity_reason")
+        severity = f"Suggested {data.get('suggested_severity')}" + (f": {reason}" if reason else "")
+        lines = textwrap.wrap(severity + " A person decides.", width=WIDTH)
     return "\n".join([*lines, style(c.redaction_text(data), "dim")])
 
 
 def _summary(data: Data, style: Style) -> str:
     verdict = str(data.get("verdict"))
-    line = f"{verdict}: {c.tally(data)} — suggested {data.get('suggested_severity')}"
+    line = f"{verdict}: {c.tally(data)}"
+    if c.suggests_severity(data):
+        line += f" — suggested {data.get('suggested_severity')}"
     return style(line, c.tone(c.VERDICT_TONES, verdict))

@@ -76,3 +76,11 @@ def test_no_web_framework_in_the_engine() -> None:
         "assert 'flask' not in {m.split('.')[0] for m in sys.modules if sys.modules[m]}"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_healthy_report_offers_no_ticket_severity(
+    fmt: str, healthy: Report, broken: Report
+) -> None:
+    assert "Sev 4" not in render(healthy, fmt) and "uggested severity" not in render(healthy, fmt)
+    assert str(broken.data["suggested_severity"]) in render(broken, fmt)
