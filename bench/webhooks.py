@@ -154,6 +154,7 @@ class Deployment:
             "MULESIGHT_SECRET_KEY": "bench-only-secret-key-0123456789",
             "MULESIGHT_WEBHOOK_SECRET": SECRET,
             "JSM_BASE_URL": standin.base_url,
+            "MULESIGHT_OUTBOUND_ALLOW": "127.0.0.0/8",  # the stand-in is on loopback
             "JSM_EMAIL": "bot@bench.example",
             "JSM_API_TOKEN": "ATATT-bench",
             "JSM_SERVICE_DESK_ID": "7",

@@ -7,6 +7,8 @@
   installs what every test needs, so a skip there hides a test that did not run. A machine that
   truly lacks a package says so in ``MULESIGHT_ALLOW_SKIP`` (comma-separated markers, e.g.
   ``browser``), and the tests with that marker may skip.
+- ``@pytest.mark.real_clock``: the test starts processes (gunicorn, workers) that share rows
+  with it and read the system clock, which no travel reaches; it runs on the real clock.
 """
 
 from __future__ import annotations
@@ -39,6 +41,19 @@ def pytest_configure(config: pytest.Config) -> None:
     traveller = time_machine.travel(destination, tick=True)
     traveller.start()
     config.stash[TRAVELLER] = traveller
+
+
+@pytest.fixture(autouse=True)
+def _real_clock_for_other_processes(request: pytest.FixtureRequest) -> Iterator[None]:
+    traveller = request.config.stash.get(TRAVELLER, None)
+    if traveller is None or request.node.get_closest_marker("real_clock") is None:
+        yield
+        return
+    traveller.stop()
+    try:
+        yield
+    finally:
+        traveller.start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -30,7 +30,8 @@ from tests.app.conftest import POSTGRES_URL, make_app
 from tests.app.test_webhook_jsm import SECRET, connect_site, issue_created, sign
 from tests.jsm_standin import JsmStandIn
 
-pytestmark = pytest.mark.postgres
+# The processes it starts read the system clock, which --clock-years-ahead cannot move.
+pytestmark = [pytest.mark.postgres, pytest.mark.real_clock]
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKETS = 8
@@ -98,6 +99,7 @@ def environment(
         "MULESIGHT_SECRET_KEY": "a-shared-secret-key-for-this-test-only",
         "MULESIGHT_WEBHOOK_SECRET": SECRET,
         "JSM_BASE_URL": standin.base_url,
+        "MULESIGHT_OUTBOUND_ALLOW": "127.0.0.0/8",  # the stand-in is on loopback
         "JSM_EMAIL": "bot@sparrow.example",
         "JSM_API_TOKEN": "ATATT-standin-token",
         "JSM_SERVICE_DESK_ID": "7",
