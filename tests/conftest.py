@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     import time_machine
 
+    # The real clock on purpose: the destination is "years after whatever today is".
     destination = datetime.now(UTC) + timedelta(days=DAYS_PER_YEAR * years)
     traveller = time_machine.travel(destination, tick=True)
     traveller.start()

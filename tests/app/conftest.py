@@ -233,6 +233,7 @@ def fit(forge_keys: ForgeKeys) -> FitFactory:
         key: rsa.RSAPrivateKey | None = None,
         **extra: Any,
     ) -> str:
+        # The real clock on purpose: PyJWT checks iat/nbf/exp against the same one.
         now = int(time.time())
         cloud = cloud_id or CLOUDS.get(installation_id, CLOUD_A)
         claims: dict[str, Any] = {
