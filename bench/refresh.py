@@ -19,6 +19,7 @@ import argparse
 import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -82,6 +83,7 @@ def main() -> None:
                     "INSTANCE_PATH": instance,
                     "MULESIGHT_ANYPOINT_MODE": "live",
                     "FORGE_APP_ID": "ari:cloud:ecosystem::app/bench",
+                    "MULESIGHT_OUTBOUND_ALLOW": "127.0.0.0/8",  # the simulator is on loopback
                 }
             )
             box: SecretBox = app.extensions["secret_box"]
@@ -109,6 +111,11 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    failed = sorted(name for name, status in statuses.items() if status not in ("ok", "disabled"))
+    if failed:
+        sys.exit(
+            f"refresh failed for {', '.join(failed)}: no figure is meaningful (see the log above)"
+        )
     wall_s = statistics.median(walls)
     crawled = [p for p in CATALOGUE.probes if p.sample.crawled]
     depth = max(crawl_chain(p) for p in crawled)
