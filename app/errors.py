@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.net import BlockedDestination
 from app.storage import NotFound
+from diagnostics.errors import DestinationRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,11 @@ def handle_blocked_destination(exc: BlockedDestination) -> Response:
     return error_response(422, "destination_refused", str(exc))
 
 
+def handle_refused_anypoint_host(exc: DestinationRefusedError) -> Response:
+    """The Anypoint client's form of the same refusal (the client maps it at its boundary)."""
+    return handle_blocked_destination(BlockedDestination(exc.host, exc.reason))
+
+
 def handle_database_error(exc: SQLAlchemyError) -> Response:
     request_id = g.get("request_id")
     if isinstance(exc, OperationalError) or (
@@ -128,5 +134,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(NotFound, handle_not_found)
     app.register_error_handler(BlockedDestination, handle_blocked_destination)
+    app.register_error_handler(DestinationRefusedError, handle_refused_anypoint_host)
     app.register_error_handler(SQLAlchemyError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

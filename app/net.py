@@ -34,24 +34,27 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
+from diagnostics.errors import DestinationRefused
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ALLOW_SETTING = "MULESIGHT_OUTBOUND_ALLOW"
 
 
-class BlockedDestination(Exception):
+class BlockedDestination(DestinationRefused):
     """An outbound URL whose host is (or resolves to) an address the service must not call.
 
-    The message is safe to show: it names the host and why, never a credential.
+    The message is safe to show: it names the host and why, never a credential. A diagnostics
+    run reports it as a finding (the engine knows its base class), not as a crashed probe.
     """
 
     def __init__(self, host: str, reason: str) -> None:
         super().__init__(
+            host,
+            reason,
             f"Refused to connect to {host}: {reason}. MuleSight only calls public internet "
-            "addresses; use the public host name of the service."
+            "addresses; use the public host name of the service.",
         )
-        self.host = host
-        self.reason = reason
 
 
 def blocked_reason(address: IPAddress) -> str | None:

@@ -156,6 +156,7 @@ def _build_report(
         {k: (d.coverage, d.reason) for k, d in datasets.items() if not d.dataset.derived},
         connection.control_plane,
         now,
+        destination_refused=any(r.refused for r in records),
     )
     ctx = RuleContext(
         datasets=datasets,

@@ -10,6 +10,8 @@
     │                                — diagnostics.redaction
     ├── ReportValidationError        a report does not match the contract — diagnostics.report_schema
     ├── TicketError                  a ticket could not be read — diagnostics.tickets
+    ├── DestinationRefused           a transport's outbound policy refused a destination (raised
+    │                                inside the HTTP session, e.g. app.net's SSRF guard)
     └── AnypointError                an Anypoint call failed (status, attempts, elapsed_ms, path)
         ├── AuthenticationError      401 on the token call (bad client credentials), or 401 again
         │                            after one re-authentication
@@ -22,6 +24,8 @@
         ├── InvalidResponseError     2xx that is not JSON, or JSON of an unexpected shape
         ├── ClientRequestError       any other 4xx
         └── AnypointConnectionError  DNS failure, connection refused, TLS error
+            └── DestinationRefusedError  the session refused to connect to the Anypoint host
+                                         (from DestinationRefused): nothing was sent
 
 The subclasses outside this module live next to the code that raises them; keep this drawing
 current when one is added.
@@ -42,6 +46,21 @@ class DiagnosticsError(Exception):
 
 class ConfigurationError(DiagnosticsError):
     """The settings cannot work (unknown control plane, missing base URL, ...)."""
+
+
+class DestinationRefused(DiagnosticsError):
+    """A session refused to connect to a host its outbound policy forbids.
+
+    The engine holds no policy of its own: a transport mounted on the session (the service's
+    guarded session, ``app.net``) raises a subclass, and the Anypoint client maps it to
+    :class:`DestinationRefusedError`. ``reason`` says why in plain words
+    (``127.0.0.1 is a loopback address``); neither carries a credential.
+    """
+
+    def __init__(self, host: str, reason: str, message: str | None = None) -> None:
+        super().__init__(message or f"Refused to connect to {host}: {reason}")
+        self.host = host
+        self.reason = reason
 
 
 class AnypointError(DiagnosticsError):
@@ -141,6 +160,18 @@ class AnypointConnectionError(AnypointError):
     """The host could not be reached at all (DNS, refused connection, TLS)."""
 
 
+class DestinationRefusedError(AnypointConnectionError):
+    """The session's outbound policy refused the Anypoint host: no request was sent."""
+
+    def __init__(self, message: str, *, host: str = "", reason: str = "", **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.host = host
+        self.reason = reason
+
+    def _fields(self) -> dict[str, Any]:
+        return {**super()._fields(), "host": self.host, "reason": self.reason}
+
+
 __all__ = [
     "AnypointConnectionError",
     "AnypointError",
@@ -148,6 +179,8 @@ __all__ = [
     "AuthenticationError",
     "ClientRequestError",
     "ConfigurationError",
+    "DestinationRefused",
+    "DestinationRefusedError",
     "DiagnosticsError",
     "ForbiddenError",
     "InvalidResponseError",

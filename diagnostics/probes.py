@@ -35,6 +35,7 @@ class ProbeRecord:
     message: str | None = None
     cause: str | None = None
     blocked_by: str | None = None  # the probe whose failure stopped this one
+    refused: tuple[str, str] | None = None  # (host, why) when the outbound policy refused it
     data: Any = field(default=None, repr=False)
     items: list[Any] | None = field(default=None, repr=False)
     parent_item: Any = field(default=None, repr=False)

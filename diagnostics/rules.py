@@ -33,6 +33,7 @@ from diagnostics.ticket_details import SUPPORT_TIMEZONE
 from diagnostics.upstream import UpstreamState
 
 CREDENTIALS = "credentials.invalid"
+DESTINATION_REFUSED = "anypoint.destination_refused"
 UPSTREAM = "upstream.outage"
 UNREACHABLE = "anypoint.unreachable"
 HARD_FAILURES = frozenset({"timeout", "rate_limited", "error"})
@@ -63,6 +64,11 @@ class RuleContext:
     zone: str = SUPPORT_TIMEZONE
 
     @property
+    def refused_destination(self) -> tuple[str, str] | None:
+        """(host, why) when MuleSight's outbound policy refused the Anypoint host: no call left."""
+        return next((r.refused for r in self.records if r.refused), None)
+
+    @property
     def credentials_failed(self) -> bool:
         token = next((r for r in self.records if r.probe.role == "token"), None)
         return token is not None and token.outcome == "forbidden"
@@ -85,9 +91,10 @@ class RuleContext:
     def unanswered(self) -> dict[str, list[ProbeRecord]]:
         """Probes Anypoint did not answer (timeouts, 5xx, rate limiting), by environment.
 
-        Empty when the credentials failed or an outage is suspected: those explain them already.
+        Empty when the host was refused, the credentials failed or an outage is suspected: those
+        explain them already.
         """
-        if self.credentials_failed or self.upstream.suspected:
+        if self.refused_destination or self.credentials_failed or self.upstream.suspected:
             return {}
         places: dict[str, list[ProbeRecord]] = {}
         order = {key: i for i, key in enumerate(DATASET_KEYS)}
@@ -100,6 +107,8 @@ class RuleContext:
         return places
 
     def root_cause(self, records: Sequence[ProbeRecord], reason: str | None) -> str | None:
+        if self.refused_destination:
+            return DESTINATION_REFUSED
         if self.credentials_failed:
             return CREDENTIALS
         if reason == "unreachable" and self.upstream.suspected:
@@ -173,6 +182,43 @@ def credentials_rule(ctx: RuleContext) -> list[Finding]:
             doc_url=DOC_CONNECTED_APPS,
         )
     ]
+
+
+def destination_rule(ctx: RuleContext) -> list[Finding]:
+    """MuleSight refused to call the connection's Anypoint host: a private or local address."""
+    refused = ctx.refused_destination
+    if refused is None:
+        return []
+    host, why = refused
+    return [
+        Finding(
+            id=DESTINATION_REFUSED,
+            subject="",
+            status="fail",
+            title=f"MuleSight refused to connect to the Anypoint host {host}",
+            detail=(
+                f"The connection's Anypoint base URL leads to {host}, and {why}. MuleSight calls "
+                "only public internet addresses, so that a connection cannot make it reach a "
+                "private network and send the connected app's secret there. No call was sent, so "
+                "no data could be fetched for any dataset."
+            ),
+            remediation=(
+                f"In {CONNECTION_SETTINGS}, choose your Anypoint control plane (US, EU or Gov "
+                "cloud), or for your own control plane enter the https address of its public host "
+                "name, save, and click Test connection. If this "
+                "MuleSight installation is meant to reach that private network, its operator can "
+                "allow the network with the MULESIGHT_OUTBOUND_ALLOW setting instead."
+            ),
+            owner="customer_admin",
+            datasets=[k for k, d in ctx.datasets.items() if d.coverage == "none" and d.checked],
+            doc_url=DOC_DIAGNOSTICS,
+        )
+    ]
+
+
+def connection_rule(ctx: RuleContext) -> list[Finding]:
+    """The connection as a whole: a refused Anypoint host, else the connected app's credentials."""
+    return destination_rule(ctx) or credentials_rule(ctx)
 
 
 def upstream_rule(ctx: RuleContext) -> list[Finding]:
@@ -618,7 +664,7 @@ def deadline_rule(ctx: RuleContext) -> list[Finding]:
 Rule = Callable[[RuleContext], list[Finding]]
 
 RULES: tuple[tuple[str, str, Rule], ...] = (
-    ("connection", "Connected-app credentials", credentials_rule),
+    ("connection", "Connected-app credentials", connection_rule),
     ("upstream", "Anypoint platform status", upstream_rule),
     ("unreachable", "Anypoint answers in every environment", unreachable_rule),
     ("scopes", "Required scopes", scope_rule),

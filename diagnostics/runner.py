@@ -24,6 +24,7 @@ from diagnostics.errors import (
     AnypointError,
     AnypointTimeout,
     AuthenticationError,
+    DestinationRefusedError,
     ForbiddenError,
     RateLimitedError,
 )
@@ -189,6 +190,8 @@ class ProbeRunner:
             record.status = exc.status or record.status  # a shape error keeps the answer's 200
             record.attempts += exc.attempts
             record.message = exc.message
+            if isinstance(exc, DestinationRefusedError):
+                record.refused = (exc.host, exc.reason)
         except Exception as exc:  # a crashed probe is an error result, never a crashed run
             log.exception("probe %s crashed", task.probe.key)
             record.message = f"internal error while probing: {type(exc).__name__}"

@@ -35,13 +35,21 @@ class UpstreamState:
 
 
 def detect_upstream(
-    dataset_coverage: Mapping[str, tuple[str, str | None]], control_plane: str, now: datetime
+    dataset_coverage: Mapping[str, tuple[str, str | None]],
+    control_plane: str,
+    now: datetime,
+    *,
+    destination_refused: bool = False,
 ) -> UpstreamState:
-    """``dataset_coverage`` maps each non-derived dataset key to (coverage, reason)."""
+    """``dataset_coverage`` maps each non-derived dataset key to (coverage, reason).
+
+    When MuleSight itself refused to connect to the Anypoint host (``destination_refused``),
+    nothing reached Anypoint: no outage is suspected.
+    """
     unreachable = tuple(
         key
         for key, (coverage, reason) in dataset_coverage.items()
-        if coverage == "none" and reason == "unreachable"
+        if coverage == "none" and reason == "unreachable" and not destination_refused
     )
     return UpstreamState(
         control_plane=control_plane,

@@ -29,6 +29,7 @@ from diagnostics.errors import (
     AnypointError,
     AuthenticationError,
     ConfigurationError,
+    DestinationRefusedError,
     ForbiddenError,
     NotFoundError,
 )
@@ -94,6 +95,8 @@ def _check(client: AnypointClient, control_plane: str, deadline: float) -> Conne
         step = "environments"
         path = PROBES_BY_KEY["diagnostics.environments"].path.format(org_id=organization_id)
         environments = shapes.environments(client.get(path, deadline=deadline).data)
+    except DestinationRefusedError:
+        raise  # a refused host is the caller's 422 (app.errors), not an Anypoint problem
     except AnypointError as exc:
         return _problem(step, exc, control_plane)
     return ConnectionCheck(

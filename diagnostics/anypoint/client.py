@@ -47,6 +47,8 @@ from diagnostics.errors import (
     AnypointTimeout,
     AuthenticationError,
     ClientRequestError,
+    DestinationRefused,
+    DestinationRefusedError,
     ForbiddenError,
     InvalidResponseError,
     NotFoundError,
@@ -380,6 +382,14 @@ class AnypointClient:
                 if delay is None or not self._pause(call, delay):
                     raise self._timeout(call) from exc
                 continue
+            except DestinationRefused as exc:  # the session's outbound policy: nothing sent
+                self._log_attempt(call, "refused", began)
+                raise DestinationRefusedError(
+                    f"{call.method} {call.path}: refused to connect to {exc.host}: {exc.reason}",
+                    host=exc.host,
+                    reason=exc.reason,
+                    **self._fields(call),
+                ) from exc
             except requests.RequestException as exc:
                 self._log_attempt(call, type(exc).__name__, began)
                 why = f"could not reach {self.host} ({type(exc).__name__})"

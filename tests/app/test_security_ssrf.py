@@ -4,6 +4,8 @@ again when connected; redirects are not followed. See docs/security.md."""
 from __future__ import annotations
 
 import http.server
+import json
+import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -12,8 +14,10 @@ from typing import Any
 import pytest
 import requests
 import responses
+from flask import Flask
 from flask.testing import FlaskClient
 
+from app import storage
 from app.confluence import find_macro_pages
 from app.net import (
     BlockedDestination,
@@ -23,12 +27,13 @@ from app.net import (
     guarded_session,
     parse_networks,
 )
+from app.services import runs
 from app.tickets.base import TicketError
 from app.tickets.jsm import JsmConnector
 from diagnostics.anypoint import AnypointClient
 from diagnostics.errors import InvalidResponseError
 from diagnostics.model import Connection
-from tests.app.conftest import make_app
+from tests.app.conftest import CLOUDS, SITE_A, make_app
 
 Headers = Callable[..., dict[str, str]]
 PUBLIC_IP = "93.184.216.34"
@@ -164,7 +169,7 @@ def test_saving_an_internal_custom_control_plane_is_a_422(
         json=connection_body(f"https://{host}:8443"),
         headers=forge_headers(),
     )
-    assert response.status_code == 422, response.json
+    assert response.status_code == 422, response.json["problem"]
     message = str(response.json["error"]["fields"]["base_url"])
     assert "Refused to connect" in message or "public host" in message
     assert (
@@ -318,3 +323,89 @@ def test_the_jsm_allow_list_reaches_a_local_site(local_server: tuple[int, type[_
 def test_requests_exceptions_are_not_swallowed() -> None:
     """The refusal is its own exception: not a connection error that would be retried."""
     assert not issubclass(BlockedDestination, requests.RequestException)
+
+
+# -- a run whose Anypoint host is refused: one plain finding, no crashed probes --------------------
+
+
+def test_a_run_against_a_loopback_anypoint_host_is_one_root_cause(
+    app: Flask, local_server: tuple[int, type[_Counting]], caplog: pytest.LogCaptureFixture
+) -> None:
+    port, handler = local_server
+    assert not app.config.get("MULESIGHT_OUTBOUND_ALLOW")  # the default policy
+    with app.extensions["db"].session() as session:
+        storage.ensure_installation(session, SITE_A, CLOUDS[SITE_A])
+        space = storage.save_connection(
+            session,
+            app.extensions["secret_box"],
+            SITE_A,
+            space_key="OPS",
+            client_id="client-1",
+            control_plane="custom",
+            base_url=f"https://127.0.0.1:{port}",  # as if saved before the rule existed
+            sync_interval_hours=24,
+            client_secret="s3cret-value",
+        )
+        session.commit()
+        with caplog.at_level(logging.DEBUG):
+            run = runs.run_for_space(
+                session,
+                space,
+                config={**app.config, "MULESIGHT_ANYPOINT_MODE": "live"},
+                box=app.extensions["secret_box"],
+                requested_by="test",
+            )
+    report = run.report
+    assert report["root_causes"] == ["anypoint.destination_refused"]
+    refused = report["findings"][0]
+    assert refused["key"] == "anypoint.destination_refused"
+    assert (refused["status"], refused["owner"]) == ("fail", "customer_admin")
+    assert refused["title"] == "MuleSight refused to connect to the Anypoint host 127.0.0.1"
+    assert "127.0.0.1 is a loopback address" in refused["detail"]
+    assert "public host name" in refused["remediation"]
+    assert "MULESIGHT_OUTBOUND_ALLOW" in refused["remediation"]
+    # everything else follows from it, folded beneath; no outage, no unanswered environment
+    assert all(f["root"] == "anypoint.destination_refused" for f in report["findings"])
+    assert {f["id"] for f in report["findings"]}.isdisjoint(
+        {"upstream.outage", "anypoint.unreachable", "credentials.invalid"}
+    )
+    assert report["upstream"]["suspected"] is False
+    assert report["verdict"] == "broken"
+    token = report["datasets"]["diagnostics"]["probes"][0]
+    assert token["outcome"] == "error" and "loopback" in token["message"]
+    assert "crashed" not in caplog.text and "Traceback" not in caplog.text
+    assert handler.hits == 0  # not even the token call reached the address
+    assert "s3cret-value" not in json.dumps(report)
+
+
+def test_the_connection_test_still_answers_a_refused_host_with_a_422(
+    app_config: dict[str, Any],
+    forge_keys: Any,
+    forge_headers: Headers,
+    local_server: tuple[int, type[_Counting]],
+) -> None:
+    port, handler = local_server
+    app = make_app({**app_config, "MULESIGHT_ANYPOINT_MODE": "live"})
+    with app.extensions["db"].session() as session:
+        storage.ensure_installation(session, SITE_A, CLOUDS[SITE_A])
+        storage.save_connection(
+            session,
+            app.extensions["secret_box"],
+            SITE_A,
+            space_key="OPS",
+            client_id="client-1",
+            control_plane="custom",
+            base_url=f"https://[::1]:{port}",
+            sync_interval_hours=24,
+            client_secret="s3cret-value",
+        )
+        session.commit()
+    forge_keys.mock.add_passthru(f"https://[::1]:{port}")
+    response = app.test_client().post(
+        "/forge/v1/connection/test", json={"space_key": "OPS"}, headers=forge_headers()
+    )
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "destination_refused"
+    assert "::1 is a loopback address" in response.json["error"]["message"]
+    assert handler.hits == 0
+    app.extensions["db"].dispose()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from diagnostics.anypoint import resolve_base_url
 from diagnostics.engine import RunInput, RunOptions, run_diagnostics
+from diagnostics.errors import DestinationRefused, DestinationRefusedError
 from diagnostics.model import Connection
 from diagnostics.report import Report
 from diagnostics.simulator import Scenario, load_scenario, parse_scenario, simulated_session
@@ -247,3 +250,46 @@ def test_no_secret_survives_in_any_output(fmt: str) -> None:
     assert report.data["organization_id"] in out
     if fmt != "text":  # the terminal shows environment names only
         assert "env-prod" in out
+
+
+class _RefusingAdapter(requests.adapters.BaseAdapter):
+    """A transport whose outbound policy refuses every host (as the service's guarded session)."""
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        raise DestinationRefused("10.0.0.5", "10.0.0.5 is a private address")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_refused_destination_is_one_root_cause_not_a_crash(caplog) -> None:
+    session = requests.Session()
+    session.mount("https://", _RefusingAdapter())
+    connection = Connection(
+        client_id="id",
+        client_secret="s3cret-value",
+        control_plane="custom",
+        base_url="https://anypoint.internal.example",
+        organization_id="org-1",
+    )
+    scenario = load_scenario("healthy")
+    run = RunInput(connection, state=scenario.app_state(), now=scenario.now, session=session)
+    report = dict(run_diagnostics(run, FAST).data)
+    assert report["root_causes"] == ["anypoint.destination_refused"]
+    refused = finding(report, "anypoint.destination_refused")
+    assert refused["owner"] == "customer_admin"
+    assert "10.0.0.5 is a private address" in refused["detail"]
+    assert all(f["root"] == "anypoint.destination_refused" for f in report["findings"])
+    assert report["upstream"]["suspected"] is False
+    assert "crashed" not in caplog.text
+
+
+def test_the_refusal_keeps_its_host_and_reason_across_processes() -> None:
+    error = DestinationRefusedError("GET /x: refused", host="h", reason="r", attempts=1)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), copy.host, copy.reason, copy.attempts) == (
+        DestinationRefusedError,
+        "h",
+        "r",
+        1,
+    )
