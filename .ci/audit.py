@@ -43,9 +43,19 @@ def fetch_project(name: str) -> Mapping[str, Any] | None:
 
     try:
         response = requests.get(PROJECT_PAGE.format(name=name), timeout=30)
-    except requests.RequestException:
+        return response.json() if response.status_code == 200 else None
+    except (requests.RequestException, ValueError):
         return None
-    return response.json() if response.status_code == 200 else None
+
+
+def same_release(a: str, b: str) -> bool:
+    """``6.0`` and ``6.0.0`` are one release (PEP 440); text that is no version compares as text."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def from_project_page(dep: Dependency, fetch: FetchProject) -> Dependency:
@@ -55,7 +65,7 @@ def from_project_page(dep: Dependency, fetch: FetchProject) -> Dependency:
     if page is None:
         return {**dep, "version": version, "skip_reason": "PyPI's project page did not answer"}
     newest = str(page.get("info", {}).get("version"))
-    if newest != version:
+    if not same_release(newest, version):
         return {
             **dep,
             "version": version,

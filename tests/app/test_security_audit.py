@@ -61,14 +61,15 @@ def test_a_skipped_newest_release_is_audited_from_its_project_page() -> None:
     module = load()
     advisory = {"id": "GHSA-xxxx", "fixed_in": ["3.1.4"], "aliases": ["CVE-1"], "withdrawn": None}
     withdrawn = {"id": "GHSA-old", "fixed_in": [], "withdrawn": "2026-01-01T00:00:00"}
-    pages = {"flask": page("3.1.3", [advisory, withdrawn]), "click": page("8.5.1")}
+    pages = {"flask": page("3.1.3", [advisory, withdrawn]), "click": page("8.5")}
     report = module.complete(
-        {"dependencies": [not_found("flask", "3.1.3"), not_found("click", "8.5.1")]}, pages.get
+        {"dependencies": [not_found("flask", "3.1.3"), not_found("click", "8.5.0")]}, pages.get
     )
     code, lines = module.verdict(report)
     assert code == 1
     assert lines[0] == "VULNERABLE flask 3.1.3: GHSA-xxxx (fixed in 3.1.4)"
     assert not any("GHSA-old" in line for line in lines)
+    assert not any("not audited" in line for line in lines)  # click 8.5.0 is the newest, 8.5
 
 
 def test_a_pin_below_the_newest_release_is_named_as_not_audited() -> None:
@@ -97,8 +98,10 @@ def test_the_project_page_is_fetched_from_pypi() -> None:
     module = load()
     responses.get("https://pypi.org/pypi/flask/json", json=page("3.1.3"))
     responses.get("https://pypi.org/pypi/gone/json", status=404)
+    responses.get("https://pypi.org/pypi/garbled/json", body="<html>")
     assert module.fetch_project("flask") == page("3.1.3")
     assert module.fetch_project("gone") is None
+    assert module.fetch_project("garbled") is None
     assert module.fetch_project("unregistered") is None  # connection refused by responses
 
 
