@@ -11,25 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from diagnostics.probes import OK_OUTCOMES, SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
+from diagnostics.statuses import Coverage
 
 UNREACHABLE_OUTCOMES = frozenset({"timeout", "error", "rate_limited"})
 COVERAGE_ORDER = {"full": 0, "partial": 1, "none": 2}
 
 
-def coverage_of(records: Sequence[ProbeRecord]) -> tuple[str, str | None]:
+def coverage_of(records: Sequence[ProbeRecord]) -> tuple[Coverage, str | None]:
     """Coverage and reason over a set of probe records."""
     outcomes = [r.effective_outcome for r in records]
     if any(o == SKIP_NOT_SELECTED for o in outcomes):
-        return "none", SKIP_NOT_SELECTED
+        return Coverage.NONE, SKIP_NOT_SELECTED
     if outcomes and all(o == SKIP_DISABLED for o in outcomes):
-        return "none", SKIP_DISABLED
+        return Coverage.NONE, SKIP_DISABLED
     if not outcomes:
-        return "none", "no_environments"
+        return Coverage.NONE, "no_environments"
     succeeded = sum(o in OK_OUTCOMES for o in outcomes)
     if succeeded == len(outcomes):
-        return "full", None
+        return Coverage.FULL, None
     reason = failure_reason(outcomes)
-    return ("partial" if succeeded else "none"), reason
+    return (Coverage.PARTIAL if succeeded else Coverage.NONE), reason
 
 
 def failure_reason(outcomes: Iterable[str]) -> str:
@@ -41,10 +42,10 @@ def failure_reason(outcomes: Iterable[str]) -> str:
     return "failed"
 
 
-def combine_derived(source_coverages: Sequence[str]) -> str:
+def combine_derived(source_coverages: Sequence[str]) -> Coverage:
     """A derived dataset is full when every source is full, none when every source is none."""
-    if all(c == "full" for c in source_coverages):
-        return "full"
-    if all(c == "none" for c in source_coverages):
-        return "none"
-    return "partial"
+    if all(c == Coverage.FULL for c in source_coverages):
+        return Coverage.FULL
+    if all(c == Coverage.NONE for c in source_coverages):
+        return Coverage.NONE
+    return Coverage.PARTIAL

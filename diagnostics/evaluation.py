@@ -24,15 +24,19 @@ from diagnostics.freshness import (
 from diagnostics.macros import MacroStatus, macro_statuses
 from diagnostics.model import AppState
 from diagnostics.probes import SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
+from diagnostics.statuses import Coverage, FreshnessState
 
 
 @dataclass
 class DatasetResult:
     dataset: Dataset
-    coverage: str
+    coverage: Coverage
     reason: str | None
     freshness: Freshness
     records: list[ProbeRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.coverage = Coverage(self.coverage)
 
     @property
     def checked(self) -> bool:
@@ -52,11 +56,11 @@ class DatasetResult:
         f = self.freshness
         return {
             "name": self.dataset.name,
-            "coverage": self.coverage,
+            "coverage": self.coverage.value,
             "reason": self.reason,
             "impact": self.dataset.impact if self.coverage != "full" else None,
             "last_successful_fetch": f.last_success.isoformat() if f.last_success else None,
-            "freshness": f.state,
+            "freshness": f.state.value,
             "stale_fallback": f.stale_fallback,
             "probes": [r.to_report() for r in self.records],
             "failed": self.failed_paths(),
@@ -66,17 +70,20 @@ class DatasetResult:
 @dataclass
 class ScopeResult:
     key: str
-    status: str
+    status: Coverage
     reason: str | None
     missing_in: list[str]
     checked: bool
     verified: bool = False  # a probe got a definitive answer: ok, empty (access) or 401/403
 
+    def __post_init__(self) -> None:
+        self.status = Coverage(self.status)
+
     def to_report(
         self, why_needed: str, impact: str, catalogue: Catalogue = CATALOGUE
     ) -> dict[str, Any]:
         return {
-            "status": self.status,
+            "status": self.status.value,
             "missing_in": self.missing_in,
             "why_needed": why_needed,
             "used_by": list(catalogue.scope_used_by(self.key)),
@@ -161,7 +168,7 @@ def evaluate_datasets(
         own = [r for r in records if r.probe.dataset == dataset.key]
         coverage, reason = coverage_of(own)
         if dataset.context:
-            fresh = Freshness("not_applicable", None, False)
+            fresh = Freshness(FreshnessState.NOT_APPLICABLE, None, False)
         elif not dataset.scheduled:  # seeded by a macro refresh: stale when its item changed
             fresh = endpoints_freshness(state.cache.get(dataset.key), sampled_version(own))
         else:
@@ -177,7 +184,7 @@ def _derived(
 ) -> DatasetResult:
     sources = [results[s] for s in dataset.sources]
     if not state.space.is_enabled(dataset.key):
-        coverage, reason = "none", SKIP_DISABLED
+        coverage, reason = Coverage.NONE, SKIP_DISABLED
     else:
         coverage = combine_derived([s.coverage for s in sources])
         reason = next((s.reason for s in sources if s.coverage != "full"), None)
@@ -201,7 +208,9 @@ def evaluate_scopes(
         checked_records = [
             r for r in own if r.effective_outcome not in (SKIP_DISABLED, SKIP_NOT_SELECTED)
         ]
-        status, reason = coverage_of(checked_records) if checked_records else ("none", "not_needed")
+        status, reason = (
+            coverage_of(checked_records) if checked_records else (Coverage.NONE, "not_needed")
+        )
         missing: list[str] = []
         for r in checked_records:
             if r.outcome == "forbidden":

@@ -7,8 +7,9 @@ two runs can be compared finding by finding; ``id`` is the stable rule id of rep
 ``cause`` names the finding this one follows from (report.md, "Root causes"). The rules set it;
 :func:`arrange_findings` then makes the chain hold (every cause exists, no loop), gives each
 consequence the owner of its root cause, orders the findings root cause first, worst first, with
-each root's consequences right after it, and counts once what each root cause affects. Renderers
-read that order and those counts; they never re-sort or recount.
+each root's consequences right after it (level by level down the cause chain, worst first among
+the consequences of one finding), and counts once what each root cause affects and the worst status
+of its group. Renderers read that order and those counts; they never re-sort or recount.
 """
 
 from __future__ import annotations
@@ -22,32 +23,7 @@ from zoneinfo import ZoneInfo
 
 from diagnostics.catalogue import MULESIGHT_DOCS, MULESOFT_CONNECTED_APPS_DOC, MULESOFT_SCOPES_DOC
 from diagnostics.model import Environment
-
-
-class FindingStatus(StrEnum):
-    FAIL = "fail"
-    WARN = "warn"
-
-
-class CheckStatus(StrEnum):
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-    ERROR = "error"
-    SKIPPED = "skipped"
-
-
-class Verdict(StrEnum):
-    HEALTHY = "healthy"
-    DEGRADED = "degraded"
-    BROKEN = "broken"
-
-
-class Owner(StrEnum):
-    CUSTOMER_ADMIN = "customer_admin"
-    MULESIGHT_SUPPORT = "mulesight_support"
-    MULESIGHT_ENGINEERING = "mulesight_engineering"
-    MULESOFT = "mulesoft"
+from diagnostics.statuses import CheckStatus, FindingStatus, Owner, Verdict
 
 
 class Audience(StrEnum):
@@ -118,6 +94,7 @@ class Finding:
     after_fix: str | None = None
     root: str | None = None  # set by arrange_findings: the root cause the chain ends at
     affects: dict[str, int] | None = None  # set by arrange_findings on root causes
+    group_status: FindingStatus | None = None  # root causes: the worst status of the group
 
     def __post_init__(self) -> None:
         self.status = FindingStatus(self.status)
@@ -146,6 +123,8 @@ class Finding:
         }
         if self.affects is not None:
             data["affects"] = dict(self.affects)
+        if self.group_status is not None:
+            data["group_status"] = FindingStatus(self.group_status).value
         return data
 
 
@@ -190,11 +169,9 @@ def arrange_findings(findings: Sequence[Finding], checks: Iterable[Check] = ()) 
     for f in findings:
         _break_loop(f, by_key)
     groups: dict[str, list[Finding]] = {f.key: [] for f in findings if f.cause is None}
-    depth: dict[str, int] = {}
     for f in findings:
-        root, steps = _root_of(f, by_key)
+        root = _root_of(f, by_key)
         f.root = root.key
-        depth[f.key] = steps
         if f is not root:
             f.owner = root.owner
             f.remediation = _follow_up(f, root)
@@ -211,8 +188,9 @@ def arrange_findings(findings: Sequence[Finding], checks: Iterable[Check] = ()) 
     for root in roots:
         members = groups[root.key]
         root.affects = _affects(root, members)
+        root.group_status = min((root, *members), key=lambda x: STATUS_ORDER[x.status]).status
         ordered.append(root)
-        ordered += sorted(members, key=lambda x: (depth[x.key], STATUS_ORDER[x.status]))
+        ordered += _by_depth(root, members)
     fails = sum(f.status == FindingStatus.FAIL for f in ordered)
     warns = len(ordered) - fails
     verdict = Verdict.BROKEN if fails else Verdict.DEGRADED if warns else Verdict.HEALTHY
@@ -237,11 +215,30 @@ def _break_loop(finding: Finding, by_key: dict[str, Finding]) -> None:
         current = by_key[current.cause]
 
 
-def _root_of(finding: Finding, by_key: dict[str, Finding]) -> tuple[Finding, int]:
-    steps, current = 0, finding
+def _root_of(finding: Finding, by_key: dict[str, Finding]) -> Finding:
+    current = finding
     while current.cause is not None:
-        current, steps = by_key[current.cause], steps + 1
-    return current, steps
+        current = by_key[current.cause]
+    return current
+
+
+def _by_depth(root: Finding, members: Sequence[Finding]) -> list[Finding]:
+    """A root's consequences level by level down the cause chain: its direct consequences
+    first, then theirs (in their causes' order), worst first among the consequences of one
+    finding (rule order breaks ties)."""
+    children: dict[str | None, list[Finding]] = {}
+    for f in members:
+        children.setdefault(f.cause, []).append(f)
+    ordered: list[Finding] = []
+    level = [root]
+    while level:
+        level = [
+            child
+            for parent in level
+            for child in sorted(children.get(parent.key, []), key=lambda x: STATUS_ORDER[x.status])
+        ]
+        ordered += level
+    return ordered
 
 
 def _follow_up(finding: Finding, root: Finding) -> str:
@@ -259,6 +256,22 @@ def _affects(root: Finding, members: Sequence[Finding]) -> dict[str, int]:
         "scopes": len({s for f in group for s in f.scopes}),
         "macros": len({m for f in group for m in f.macros}),
     }
+
+
+def page_name(page_id: str | None, title: str | None) -> str:
+    """A Confluence page as people name it: its title, or its id when the title is unknown."""
+    if title:
+        return f"“{title}”"
+    return f"the page with id {page_id}" if page_id else "an unknown page"
+
+
+def page_url(site_url: str | None, page_id: str | None) -> str | None:
+    """The Confluence page with ``page_id`` on the site (site URL + page id), when both are known."""
+    if not site_url or not page_id:
+        return None
+    base = site_url.strip().rstrip("/")
+    base = base if base.endswith("/wiki") else f"{base}/wiki"
+    return f"{base}/pages/viewpage.action?pageId={page_id}"
 
 
 def describe_places(places: Sequence[str], environments: Sequence[Environment]) -> str:

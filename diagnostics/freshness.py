@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from diagnostics.model import CacheEntry
+from diagnostics.statuses import FreshnessState
 
 # Worst first, as report.md orders them for derived datasets.
 FRESHNESS_SEVERITY = {"expired": 3, "never": 2, "stale": 1, "fresh": 0, "not_applicable": -1}
@@ -19,10 +20,13 @@ FRESHNESS_SEVERITY = {"expired": 3, "never": 2, "stale": 1, "fresh": 0, "not_app
 
 @dataclass(frozen=True)
 class Freshness:
-    state: str
+    state: FreshnessState
     last_success: datetime | None
     stale_fallback: bool
     age: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", FreshnessState(self.state))
 
 
 def cache_freshness(entry: CacheEntry | None, now: datetime, sync_interval_hours: int) -> Freshness:
@@ -48,5 +52,6 @@ def endpoints_freshness(entry: CacheEntry | None, current_version: str | None) -
     return Freshness("stale" if changed else "fresh", entry.last_success, entry.last_attempt_failed)
 
 
-def worst_freshness(states: Sequence[str]) -> str:
-    return max(states, key=lambda s: FRESHNESS_SEVERITY[s]) if states else "never"
+def worst_freshness(states: Sequence[str]) -> FreshnessState:
+    worst = max(states, key=lambda s: FRESHNESS_SEVERITY[s]) if states else "never"
+    return FreshnessState(worst)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from diagnostics.catalogue import dataset_for_macro
 from diagnostics.model import MacroPage, RenderEvent
+from diagnostics.statuses import RenderStatus
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,13 @@ class MacroStatus:
     page_id: str
     space_key: str | None
     dataset: str
-    status: str
+    status: RenderStatus
     last_rendered_at: str | None
     error: str | None
     page_title: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", RenderStatus(self.status))
 
     def to_report(self) -> dict[str, object]:
         return {
@@ -32,7 +36,7 @@ class MacroStatus:
             "page_id": self.page_id,
             "space_key": self.space_key,
             "dataset": self.dataset,
-            "status": self.status,
+            "status": self.status.value,
             "last_rendered_at": self.last_rendered_at,
             "error": self.error,
             "page_title": self.page_title,
@@ -73,7 +77,7 @@ def _status(
         page_id=page_id,
         space_key=space_key if space_key is not None else (event.space_key if event else None),
         dataset=dataset_for_macro(macro, mode),
-        status=event.status if event else "not_rendered",
+        status=RenderStatus(event.status) if event else RenderStatus.NOT_RENDERED,
         last_rendered_at=event.at.isoformat() if event else None,
         error=event.error if event else None,
         page_title=title,

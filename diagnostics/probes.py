@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diagnostics.catalogue import Probe
+from diagnostics.statuses import Outcome, values
 
-OK_OUTCOMES = frozenset({"ok", "empty"})
-OUTCOMES = ("ok", "empty", "forbidden", "timeout", "rate_limited", "error", "skipped")
+OK_OUTCOMES = frozenset({Outcome.OK, Outcome.EMPTY})
+OUTCOMES = values(Outcome)
 # Why a probe was skipped when it was not because a dependency failed.
 SKIP_DISABLED = "disabled"
 SKIP_NOT_SELECTED = "not_selected"
@@ -28,7 +29,7 @@ class ProbeRecord:
     probe: Probe
     environment_id: str | None
     path: str
-    outcome: str
+    outcome: Outcome
     status: int | None = None
     attempts: int = 0
     elapsed_ms: float = 0.0
@@ -39,6 +40,9 @@ class ProbeRecord:
     data: Any = field(default=None, repr=False)
     items: list[Any] | None = field(default=None, repr=False)
     parent_item: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.outcome = Outcome(self.outcome)
 
     @property
     def effective_outcome(self) -> str:
@@ -57,7 +61,7 @@ class ProbeRecord:
             "environment_id": self.environment_id,
             "method": self.probe.method,
             "path": self.path,
-            "outcome": self.outcome,
+            "outcome": Outcome(self.outcome).value,
             "status": self.status,
             "attempts": self.attempts,
             "elapsed_ms": round(self.elapsed_ms, 1),

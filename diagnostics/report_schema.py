@@ -40,13 +40,22 @@ from diagnostics.errors import DiagnosticsError
 from diagnostics.findings import OWNERS
 from diagnostics.model import CONTROL_PLANES, ENVIRONMENT_TYPES, MACRO_MODES, MACRO_TYPES
 from diagnostics.probes import OUTCOMES
+from diagnostics.statuses import (
+    CheckStatus,
+    Coverage,
+    FindingStatus,
+    FreshnessState,
+    RenderStatus,
+    Verdict,
+    values,
+)
 
-VERDICTS = ("healthy", "degraded", "broken")
-COVERAGES = ("full", "partial", "none")
-FRESHNESS_STATES = ("fresh", "stale", "expired", "never", "not_applicable")
-MACRO_STATUSES = ("ok", "error", "timeout", "stale", "not_rendered")
-FINDING_STATUSES = ("fail", "warn")
-CHECK_STATUSES = ("pass", "warn", "fail", "error", "skipped")
+VERDICTS = values(Verdict)
+COVERAGES = values(Coverage)
+FRESHNESS_STATES = values(FreshnessState)
+MACRO_STATUSES = values(RenderStatus)
+FINDING_STATUSES = values(FindingStatus)
+CHECK_STATUSES = values(CheckStatus)
 SEVERITIES = ("Sev 1", "Sev 2", "Sev 3", "Sev 4")
 MISSING = "Missing data for required field."
 MAX_LISTED_ERRORS = 10
@@ -244,6 +253,11 @@ class FindingSchema(_Open):
     root = _str(required=False, metadata={"description": "Key of the root cause it folds under"})
     affects = fields.Dict(
         keys=fields.String(), values=_count(), required=False, metadata={"description": "Counts"}
+    )
+    group_status = _enum(
+        FINDING_STATUSES,
+        required=False,
+        metadata={"description": "Root causes: the worst status of the root and what it causes"},
     )
 
 

@@ -64,6 +64,24 @@ def test_roots_first_worst_first_with_their_consequences_after_them() -> None:
     assert {f.root for f in arranged.findings[:3]} == {"scope.partial:s"}
 
 
+def test_consequences_follow_the_cause_chain_level_by_level_worst_first() -> None:
+    found = [
+        finding("a:1", "warn", cause="r:1"),
+        finding("a:2", "warn", cause="a:1"),
+        finding("b:1", "fail", cause="r:1"),
+        finding("b:2", "warn", cause="b:1"),
+        finding("a:3", "fail", cause="a:1"),
+        finding("r:1", "warn"),
+        finding("c:1", "warn", cause="r:1"),
+    ]
+    arranged = arrange_findings(found)
+    # direct consequences first (worst first, then rule order), then theirs in their causes' order
+    assert [f.key for f in arranged.findings] == ["r:1", "b:1", "a:1", "c:1", "b:2", "a:3", "a:2"]
+    root = arranged.findings[0]
+    assert root.group_status == "fail" and root.to_report()["group_status"] == "fail"
+    assert "group_status" not in arranged.findings[1].to_report()
+
+
 def test_owner_follows_the_root_cause_and_its_fix_is_not_repeated() -> None:
     found = [
         finding("upstream.outage", owner="mulesoft"),
