@@ -580,6 +580,31 @@ MACRO_DATASETS = MappingProxyType(
 )
 
 
+# What people call each macro: its title in manifest.yml (tests/test_manifest.py keeps them equal).
+MACRO_NAMES = MappingProxyType(
+    {
+        "exchange-asset": "MuleSight Exchange asset",
+        "runtime-manager-app": "MuleSight Runtime Manager app",
+        "api-manager-instance": "MuleSight API Manager instance",
+        "environment-summary": "MuleSight environment summary",
+    }
+)
+MACRO_MODE_NAMES = MappingProxyType(
+    {
+        "detailed": "detailed view",
+        "compact": "compact view",
+        "endpoints": "endpoints view",
+        "security": "security view",
+    }
+)
+
+
+def macro_name(macro: str, mode: str | None = None) -> str:
+    """``MuleSight API Manager instance macro (security view)``: a macro as people name it."""
+    name = f"{MACRO_NAMES.get(macro, macro)} macro"
+    return f"{name} ({MACRO_MODE_NAMES.get(mode, mode)})" if mode else name
+
+
 def probes_for_dataset(dataset: str) -> tuple[Probe, ...]:
     return CATALOGUE.probes_for_dataset(dataset)
 

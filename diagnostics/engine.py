@@ -35,7 +35,7 @@ from diagnostics.evaluation import (
     read_empty_answers,
     scope_section,
 )
-from diagnostics.findings import Check, CheckStatus, Finding, arrange_findings
+from diagnostics.findings import Check, CheckStatus, Finding, arrange_findings, mentions
 from diagnostics.model import AppState, Connection, Environment
 from diagnostics.planner import DEFAULT_PAGE_SIZE, ProbePlan, in_plan_order
 from diagnostics.redaction import redact_report
@@ -176,6 +176,8 @@ def _build_report(
     arranged = arrange_findings(found, checks)
     findings = arranged.findings
     severity = suggest_severity(datasets, environments, findings)
+    reported = [f.to_report() for f in findings]
+    named = {field: mentions(reported, field) for field in ("datasets", "scopes", "macros")}
     generated_at = now.astimezone(ZoneInfo(SUPPORT_TIMEZONE)).isoformat()
     return {
         "schema_version": SCHEMA_VERSION,
@@ -188,10 +190,16 @@ def _build_report(
         "control_plane": connection.control_plane,
         "environments": [{"id": e.id, "name": e.name, "type": e.type} for e in environments],
         "verdict": arranged.verdict.value,
-        "datasets": {k: datasets[k].to_report() for k in catalogue.dataset_keys},
-        "scopes": scope_section(scopes, catalogue),
-        "macros": [m.to_report() for m in macros],
-        "findings": [f.to_report() for f in findings],
+        "datasets": {
+            k: _named(datasets[k].to_report(), named["datasets"].get(k))
+            for k in catalogue.dataset_keys
+        },
+        "scopes": {
+            k: _named(s, named["scopes"].get(k))
+            for k, s in scope_section(scopes, catalogue).items()
+        },
+        "macros": [_named(m.to_report(), named["macros"].get(i)) for i, m in enumerate(macros)],
+        "findings": reported,
         "root_causes": arranged.root_causes,
         "checks": [c.to_report() for c in checks],
         "ticket_details": ticket_details(
@@ -210,6 +218,11 @@ def _build_report(
         "deadline_s": options.deadline_s,
         "redactions": {"count": 0, "kinds": {}},
     }
+
+
+def _named(section: dict[str, Any], mention: dict[str, Any] | None) -> dict[str, Any]:
+    """A dataset, scope or macro with the worst finding that names it and its root causes."""
+    return {**section, **(mention or {"finding_status": None, "root_causes": []})}
 
 
 def _run_rules(ctx: RuleContext) -> tuple[list[Finding], list[Check]]:

@@ -14,7 +14,7 @@ of its group. Renderers read that order and those counts; they never re-sort or 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -202,6 +202,25 @@ def arrange_findings(findings: Sequence[Finding], checks: Iterable[Check] = ()) 
         "consequences": len(ordered) - len(roots),
     }
     return Arranged(ordered, [r.key for r in roots], verdict, summary)
+
+
+def mentions(findings: Sequence[Mapping[str, Any]], field_name: str) -> dict[Any, dict[str, Any]]:
+    """For each dataset key, scope or macro index the findings name: the worst status among them
+    (``finding_status``) and the root causes they fold under, in report order (``root_causes``).
+
+    Read over the arranged report's findings, so that renderers look these up instead of working
+    them out.
+    """
+    out: dict[Any, dict[str, Any]] = {}
+    for f in findings:
+        for item in f.get(field_name) or []:
+            mention = out.setdefault(item, {"finding_status": f["status"], "root_causes": []})
+            if f["status"] == FindingStatus.FAIL:
+                mention["finding_status"] = FindingStatus.FAIL.value
+            root = f.get("root") or f["key"]
+            if root not in mention["root_causes"]:
+                mention["root_causes"].append(root)
+    return out
 
 
 def _break_loop(finding: Finding, by_key: dict[str, Finding]) -> None:

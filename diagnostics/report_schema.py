@@ -179,7 +179,23 @@ class FailedCallsSchema(_Open):
     other = fields.List(fields.String(), required=True)
 
 
-class DatasetSchema(_Open):
+class _Named(_Open):
+    """What the report's findings say about a dataset, scope or macro (extras, set by the engine)."""
+
+    finding_status = _enum(
+        FINDING_STATUSES,
+        null=True,
+        required=False,
+        metadata={"description": "The worst status of the findings that name it"},
+    )
+    root_causes = fields.List(
+        fields.String(),
+        required=False,
+        metadata={"description": "Keys of the root causes those findings fold under"},
+    )
+
+
+class DatasetSchema(_Named):
     """Coverage and cache freshness of one dataset."""
 
     name = _str(required=False, metadata={"description": "Human name of the dataset"})
@@ -193,7 +209,7 @@ class DatasetSchema(_Open):
     failed = fields.Nested(FailedCallsSchema, required=True)
 
 
-class ScopeSchema(_Open):
+class ScopeSchema(_Named):
     """Whether a connected-app scope is granted, over the probes it guards."""
 
     status = _enum(COVERAGES)
@@ -212,7 +228,7 @@ class ScopeSchema(_Open):
     )
 
 
-class MacroSchema(_Open):
+class MacroSchema(_Named):
     """The latest render of one MuleSight macro on one Confluence page."""
 
     macro = _enum(MACRO_TYPES)

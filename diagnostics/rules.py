@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from diagnostics.catalogue import DATASET_KEYS, PROBES_BY_KEY, SCOPES_BY_KEY, scope_used_by
+from diagnostics.catalogue import (
+    DATASET_KEYS,
+    PROBES_BY_KEY,
+    SCOPES_BY_KEY,
+    macro_name,
+    scope_used_by,
+)
 from diagnostics.evaluation import DatasetResult, ScopeResult
 from diagnostics.findings import (
     CONNECTED_APP_SCOPES,
@@ -24,6 +30,7 @@ from diagnostics.findings import (
     Finding,
     describe_places,
     grant_scope_remediation,
+    page_name,
     people_time,
 )
 from diagnostics.macros import MacroStatus
@@ -580,9 +587,9 @@ def macro_rule(ctx: RuleContext) -> list[Finding]:
             continue
         d = ctx.datasets[m.dataset]
         scopes = ctx.blamed_scopes(d.records) if not d.dataset.derived else []
-        where = f"page {m.page_id}" + (f" “{m.page_title}”" if m.page_title else "")
-        mode = f" ({m.mode})" if m.mode else ""
-        detail = f"The {m.macro}{mode} macro on {where} {MACRO_WORDS[m.status]}"
+        where = page_name(m.page_id, m.page_title)
+        name = macro_name(m.macro, m.mode)
+        detail = f"The {name} on {where} {MACRO_WORDS[m.status]}"
         detail += f" (last rendered {ctx.time(_as_datetime(m.last_rendered_at))})"
         detail += f": {m.error}." if m.error else "."
         cause: str | None
@@ -601,7 +608,7 @@ def macro_rule(ctx: RuleContext) -> list[Finding]:
                 id=f"macro.{m.status}",
                 subject=f"{m.macro}@{m.page_id}" + (f"/{m.mode}" if m.mode else ""),
                 status="fail" if m.status == "error" else "warn",
-                title=f"{m.macro}{mode} macro {MACRO_WORDS[m.status]} on {where}",
+                title=f"{name} {MACRO_WORDS[m.status]} on {where}",
                 detail=detail,
                 remediation=(
                     "The dataset is healthy now: reload the page. If the macro still fails, "

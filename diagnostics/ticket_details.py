@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from diagnostics.catalogue import macro_name
 from diagnostics.evaluation import DatasetResult
-from diagnostics.findings import Finding
+from diagnostics.findings import Finding, page_name, page_url
 from diagnostics.macros import MacroStatus
 from diagnostics.model import Environment
 
@@ -27,7 +28,7 @@ def ticket_details(
     worst = next((f for f in findings if f.datasets), None)
     dataset_key = worst.datasets[0] if worst else None
     d = datasets.get(dataset_key) if dataset_key else None
-    macro = _affected_macro(macros, findings)
+    macro = _affected_macro(macros, findings, site_url)
     module = macro or (f"{d.dataset.name} data" if d else None)
     return {
         "customer_site_url": site_url,
@@ -45,10 +46,14 @@ def ticket_details(
     }
 
 
-def _affected_macro(macros: Sequence[MacroStatus], findings: Sequence[Finding]) -> str | None:
+def _affected_macro(
+    macros: Sequence[MacroStatus], findings: Sequence[Finding], site_url: str | None
+) -> str | None:
+    """``MuleSight API Manager instance macro (security view) on “Payments” (<page URL>)``."""
     for f in findings:
         for index in f.macros:
             m = macros[index]
-            mode = f", {m.mode} mode" if m.mode else ""
-            return f"{m.macro} macro{mode} (page {m.page_id})"
+            url = page_url(site_url, m.page_id)
+            where = page_name(m.page_id, m.page_title) + (f" ({url})" if url else "")
+            return f"{macro_name(m.macro, m.mode)} on {where}"
     return None

@@ -146,6 +146,13 @@ def test_the_four_macros_are_declared(manifest: dict[str, Any]) -> None:
     assert keys == MACRO_KEYS
 
 
+def test_reports_name_each_macro_by_its_manifest_title(manifest: dict[str, Any]) -> None:
+    from diagnostics.catalogue import MACRO_NAMES
+
+    titles = {macro["key"]: macro["title"] for macro in manifest["modules"]["macro"]}
+    assert dict(MACRO_NAMES) == titles
+
+
 def test_every_resource_reference_names_a_resource_that_exists(manifest: dict[str, Any]) -> None:
     resources = {resource["key"]: resource["path"] for resource in manifest["resources"]}
     for key, path in resources.items():

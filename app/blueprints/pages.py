@@ -36,7 +36,7 @@ from flask import (
     session,
     url_for,
 )
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
@@ -67,7 +67,8 @@ from diagnostics.ticket_details import SUPPORT_TIMEZONE
 from diagnostics.tickets import DETAILS
 
 log = logging.getLogger(__name__)
-bp = Blueprint("pages", __name__)
+# The report's sections are the engine's templates (report/*.html), shared with the HTML report.
+bp = Blueprint("pages", __name__, template_folder=str(html_render.TEMPLATES))
 
 EXPORTS = (("json", "json", "JSON"), ("md", "markdown", "Markdown"), ("html", "html", "HTML"))
 EXPORT_FORMATS = {ext: fmt for ext, fmt, _label in EXPORTS}
@@ -75,7 +76,6 @@ HISTORY_LIMIT = 10
 SEARCH_LIMIT = 25
 _ZONE = ZoneInfo(SUPPORT_TIMEZONE)
 _DATASET_NAMES = {d.key: d.name for d in DATASETS}
-_DATASET_IMPACT = {d.key: d.impact for d in DATASETS}
 TICKET_OK, TICKET_ERROR = "ticket", "ticket-error"  # flashed inside the ticket section
 TICKET_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[0-9]+")
 Rv = str | BaseResponse
@@ -217,52 +217,23 @@ def _parse_time(text: str) -> datetime | None:
     return when if when.tzinfo is not None else None
 
 
-bp.add_app_template_filter(html_render.prose, "prose")
-
-
-@bp.app_template_filter("path_breaks")
-def path_breaks(value: Any) -> Markup:
-    """An API path, escaped, that may wrap after each ``/`` (and nowhere else)."""
-    return Markup("/<wbr>").join(escape(part) for part in str(value).split("/"))
+@bp.record_once
+def _report_filters(state: Any) -> None:
+    """The filters the engine's report templates use (``prose``, ``path_breaks``)."""
+    html_render.configure(state.app.jinja_env)
 
 
 # -- the report, arranged for the pages (never deciding a status) -------------------------------
 
 
 def report_view(data: Mapping[str, Any], audience: str = Audience.SUPPORT) -> dict[str, Any]:
-    """What the report partials read: the HTML renderer's rows plus the pages' extra columns.
+    """What the report templates read: the HTML report's ``view`` plus the pages' ticket preview.
 
-    Root causes come first with their consequences folded (``view.causes``); datasets and
-    macros point at the root cause they fold under. ``audience`` names the reader ("You").
+    The report sections are the engine's templates (``report/*.html``), fed the engine's context;
+    the pages add only what is theirs (the ticket preview, the audience's next step).
     """
     view = html_render.context(data, audience)
-    found = c.groups(data)
-    by_dataset = c.group_refs(found, "datasets")
-    by_macro = c.group_refs(found, "macros")
-    titles = {g.number: g.root.get("title") for g in found}
-    datasets = data.get("datasets", {})
-    for row in view["datasets"]:
-        failed = datasets.get(row["key"], {}).get("failed") or {}
-        row["failed"] = [
-            {"label": c.FAILED_CALL_WORDS[kind], "paths": list(failed.get(kind) or [])}
-            for kind in ("forbidden", "timeout", "other")
-            if failed.get(kind)
-        ]
-        row["finding_links"] = by_dataset.get(row["key"], [])
-        row["impact"] = row["impact"] or _DATASET_IMPACT.get(row["key"])
-    scopes = data.get("scopes", {})
-    for row in view["scopes"]:
-        scope = scopes.get(row["key"], {})
-        row["validated_by"] = list(scope.get("validated_by") or [])
-        row["used_by"] = ", ".join(_DATASET_NAMES.get(k, k) for k in scope.get("used_by") or [])
-        troubled = c.scope_checked(scope) and scope.get("status") in ("partial", "none")
-        row["current_impact"] = scope.get("impact") if troubled else None
-        row["cause_links"] = c.group_refs(found, "scopes").get(row["key"], [])
-    for row in view["macros"]:
-        row["causes"] = [
-            {"number": n, "title": titles[n]} for n in by_macro.get(row["number"] - 1, [])
-        ]
-    view["healthy"] = data.get("verdict") == "healthy"
+    view["next_step"] = None  # the ticket section says it, in the reader's words
     view["audience"] = str(audience)
     view["ticket"] = ticket_preview(data, audience)
     return view
@@ -340,8 +311,8 @@ def diff_view(before: DiagnosticRun, after: DiagnosticRun) -> dict[str, Any]:
         ]
 
     changes = [
-        f"{_DATASET_NAMES.get(ch['key'], ch['key'])} coverage: {c.word(ch['before'])} → "
-        f"{c.word(ch['after'])}"
+        f"{_DATASET_NAMES.get(ch['key'], ch['key'])} coverage: "
+        f"{c.word(ch['before'], c.COVERAGE_WORDS)} → {c.word(ch['after'], c.COVERAGE_WORDS)}"
         for ch in diff.get("coverage", [])
     ] + [
         f"Scope {ch['key']}: {c.word(ch['before'])} → {c.word(ch['after'])}"

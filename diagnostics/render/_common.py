@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from diagnostics.findings import Audience, people_time
+from diagnostics.catalogue import DATASETS_BY_KEY, MACRO_MODE_NAMES, MACRO_NAMES, macro_name
+from diagnostics.findings import Audience, mentions, page_name, people_time
 from diagnostics.findings import owner_label as _owner_label
+from diagnostics.findings import page_url as _page_url
 from diagnostics.report import Report
 
 Data = Mapping[str, Any]
@@ -51,7 +53,7 @@ OUTCOME_TONES = {
 
 FINDING_WORDS = {"fail": "FAIL", "warn": "WARN"}
 VERDICT_WORDS = {"healthy": "Healthy", "degraded": "Degraded", "broken": "Broken"}
-COVERAGE_WORDS = {"full": "full", "partial": "partial", "none": "none"}
+COVERAGE_WORDS = {"full": "full", "partial": "partial", "none": "no data"}
 REASON_WORDS = {
     "auth_blocked": "refused (401/403)",
     "unreachable": "Anypoint did not answer",
@@ -123,12 +125,7 @@ def when(data: Data, iso: Any) -> str | None:
 
 def page_url(data: Data, page_id: Any) -> str | None:
     """The Confluence page with ``page_id`` on the report's site (site URL + page id)."""
-    site = safe_url(data.get("site_url"))
-    if site is None or not page_id:
-        return None
-    base = site.rstrip("/")
-    base = base if base.endswith("/wiki") else f"{base}/wiki"
-    return f"{base}/pages/viewpage.action?pageId={page_id}"
+    return _page_url(safe_url(data.get("site_url")), str(page_id) if page_id else None)
 
 
 @dataclass(frozen=True)
@@ -172,20 +169,37 @@ def _root_key(finding: Data, by_key: Mapping[Any, Data]) -> Any:
     return current.get("key")
 
 
-def group_refs(found: Sequence[Group], field_name: str) -> dict[Any, list[int]]:
-    """Which root causes (by number) name each dataset key / scope / macro index."""
-    refs: dict[Any, list[int]] = {}
-    for g in found:
-        for f in (g.root, *g.consequences):
-            for item in f.get(field_name) or []:
-                numbers = refs.setdefault(item, [])
-                if g.number not in numbers:
-                    numbers.append(g.number)
-    return refs
+def group_refs(data: Data, found: Sequence[Group], field_name: str) -> dict[Any, list[int]]:
+    """Which root causes (by number) fold the findings that name each dataset key / scope /
+    macro index, as the engine listed them (``root_causes`` of each item)."""
+    numbers = {g.root.get("key"): g.number for g in found}
+    named = _named(data, found, field_name)
+    return {
+        item: [numbers[k] for k in mention["root_causes"] if k in numbers]
+        for item, mention in named.items()
+    }
+
+
+def _named(data: Data, found: Sequence[Group], field_name: str) -> dict[Any, Data]:
+    """The engine's ``finding_status`` and ``root_causes`` of each item.
+
+    A report stored before the engine set them is read with the engine's own function.
+    """
+    items = data.get(field_name) or {}
+    entries = list(items.items()) if isinstance(items, Mapping) else list(enumerate(items))
+    if entries and all("root_causes" in item for _key, item in entries):
+        return {key: item for key, item in entries if item.get("root_causes")}
+    ordered = [{**f, "root": g.root.get("key")} for g in found for f in (g.root, *g.consequences)]
+    return mentions(ordered, field_name)
 
 
 def group_status(g: Group) -> str:
-    """``fail`` when the root cause or anything it causes fails (report statuses only)."""
+    """The worst status of a root cause's group, as the engine put it on the root.
+
+    A report stored before the engine said so is read from its findings' own statuses.
+    """
+    if g.root.get("group_status"):
+        return str(g.root["group_status"])
     statuses = {f.get("status") for f in (g.root, *g.consequences)}
     return "fail" if "fail" in statuses else "warn"
 
@@ -270,6 +284,12 @@ def places(ids: Iterable[str], names: Mapping[str, str]) -> str:
     return ", ".join(place(i, names) for i in ids)
 
 
+def dataset_impact(key: str) -> str | None:
+    """What a dataset's partial data means, from the catalogue (older reports do not say)."""
+    dataset = DATASETS_BY_KEY.get(key)
+    return dataset.impact if dataset else None
+
+
 def dataset_name(data: Data, key: str) -> str | None:
     """The human name of a dataset, when the report gives one."""
     dataset = data.get("datasets", {}).get(key) or {}
@@ -277,10 +297,24 @@ def dataset_name(data: Data, key: str) -> str | None:
 
 
 def macro_label(macro: Data) -> str:
-    """``api-manager-instance (security) on page 12345 “Payments APIs”``."""
-    mode = f" ({macro['mode']})" if macro.get("mode") else ""
-    title = f" “{macro['page_title']}”" if macro.get("page_title") else ""
-    return f"{macro.get('macro')}{mode} on page {macro.get('page_id')}{title}"
+    """``MuleSight API Manager instance macro (security view) on “Payments APIs”``."""
+    where = page_name(macro.get("page_id"), macro.get("page_title"))
+    return f"{macro_name(str(macro.get('macro')), macro.get('mode'))} on {where}"
+
+
+def macro_kind(macro: Data) -> str:
+    """The macro's name as Confluence shows it (its manifest title)."""
+    return MACRO_NAMES.get(str(macro.get("macro")), str(macro.get("macro")))
+
+
+def macro_mode(macro: Data) -> str | None:
+    mode = macro.get("mode")
+    return MACRO_MODE_NAMES.get(str(mode), str(mode)) if mode else None
+
+
+def macro_page(macro: Data) -> str:
+    """The page a macro is on, as people name it (its title when known)."""
+    return page_name(macro.get("page_id"), macro.get("page_title"))
 
 
 def safe_url(url: Any) -> str | None:
@@ -311,12 +345,24 @@ def ticket_rows(data: Data) -> list[tuple[str, str]]:
         k for k in details if k not in TICKET_LABELS
     ]
     return [
-        (
-            TICKET_LABELS.get(k, k.replace("_", " ").capitalize()),
-            when(data, details[k]) or NOT_KNOWN if k in PEOPLE_TIMES else value_text(details[k]),
-        )
+        (TICKET_LABELS.get(k, k.replace("_", " ").capitalize()), detail_text(data, k, details[k]))
         for k in keys
     ]
+
+
+def detail_text(data: Data, key: str, value: Any) -> str:
+    """A ticket detail in words: times for people, dataset names, cache and coverage words."""
+    if value in (None, "", []):
+        return NOT_KNOWN
+    if key in PEOPLE_TIMES:
+        return when(data, value) or NOT_KNOWN
+    if key == "dataset_type":
+        return dataset_name(data, str(value)) or str(value)
+    if key == "cache_freshness":
+        return word(value, FRESHNESS_WORDS)
+    if key == "diagnostics_coverage":
+        return word(value, COVERAGE_WORDS)
+    return value_text(value)
 
 
 def by_hand(data: Data) -> list[str]:
@@ -407,14 +453,12 @@ def scope_status_text(scope: Data) -> str:
     )
 
 
-def item_tones(found: Sequence[Group], field_name: str) -> dict[Any, str]:
-    """The worst status of the findings that name each item, as a tone."""
-    tones: dict[Any, list[str]] = {}
-    for g in found:
-        for f in (g.root, *g.consequences):
-            for item in f.get(field_name) or []:
-                tones.setdefault(item, []).append(tone(FINDING_TONES, f.get("status")))
-    return {item: worst(t) or "neutral" for item, t in tones.items()}
+def item_tones(data: Data, found: Sequence[Group], field_name: str) -> dict[Any, str]:
+    """The worst status of the findings that name each item (the engine's), as a tone."""
+    return {
+        item: tone(FINDING_TONES, mention.get("finding_status"))
+        for item, mention in _named(data, found, field_name).items()
+    }
 
 
 def item_tone(own: str, from_findings: str | None) -> str:

@@ -29,11 +29,17 @@ _CODE = re.compile(r"`([^`]+)`")
 def render(report: Report | Data, *, audience: str = "support") -> str:
     """The report as a complete HTML document."""
     data = c.data_of(report)
-    return _environment().get_template(TEMPLATE).render(**context(data, audience)).strip()
+    return environment().get_template(TEMPLATE).render(view=context(data, audience)).strip()
+
+
+def configure(env: Environment) -> None:
+    """Add the filters the report templates use to a Jinja environment (the service's too)."""
+    env.filters["prose"] = prose
+    env.filters["path_breaks"] = path_breaks
 
 
 @cache
-def _environment() -> Environment:
+def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -41,7 +47,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["prose"] = prose
+    configure(env)
     return env
 
 
@@ -51,29 +57,45 @@ def prose(value: Any) -> Markup:
     return Markup(_CODE.sub(r"<code>\1</code>", escaped))
 
 
+def path_breaks(value: Any) -> Markup:
+    """An API path, escaped, that may wrap after each ``/`` (and nowhere else)."""
+    return Markup("/<wbr>").join(escape(part) for part in str(value).split("/"))
+
+
 def badge(table: Mapping[str, str], value: Any, text: str | None = None) -> dict[str, str]:
     """What the template's badge shows: a tone (for colour), a symbol and a word."""
     tone = c.tone(table, value)
     return {"tone": tone, "symbol": c.SYMBOLS[tone], "word": text or c.word(value)}
 
 
+NEXT_STEP = (
+    "Still seeing errors in a macro? Reload the page; if it still fails, send this report and a "
+    "screenshot to MuleSight support."
+)
+
+
 def context(data: Data, audience: str = "support") -> dict[str, Any]:
-    """Everything the template reads, prepared from ``data`` (which it never changes)."""
+    """Everything the report templates read (as ``view``), prepared from ``data``."""
+    found = c.groups(data)
     return {
         "data": data,
         "title": f"MuleSight diagnostics: {data.get('verdict')} ({data.get('run_id')})",
         "verdict": badge(
-            c.VERDICT_TONES, data.get("verdict"), str(data.get("verdict")).capitalize()
+            c.VERDICT_TONES,
+            data.get("verdict"),
+            c.VERDICT_WORDS.get(str(data.get("verdict"))),
         ),
         "tally": c.tally(data),
         "headline": c.headline(data),
+        "healthy": not c.suggests_severity(data),
         "facts": _facts(data),
-        "causes": [_cause(data, g, audience) for g in c.groups(data)],
-        "datasets": _datasets(data),
-        "scopes": _scopes(data),
-        "macros": _macros(data),
+        "causes": [_cause(data, g, audience) for g in found],
+        "next_step": NEXT_STEP,
+        "datasets": _datasets(data, found),
+        "scopes": _scopes(data, found),
+        "macros": _macros(data, found),
         "checks": _checks(data),
-        "ticket": c.ticket_rows(data),
+        "ticket_rows": c.ticket_rows(data),
         "by_hand": c.by_hand(data),
         "severity": data.get("suggested_severity") if c.suggests_severity(data) else None,
         "severity_reason": data.get("severity_reason"),
@@ -108,9 +130,8 @@ def _facts(data: Data) -> list[dict[str, Any]]:
 
 def _cause(data: Data, g: c.Group, audience: str) -> dict[str, Any]:
     """A root cause with its fix, and what follows from it (folded in the page)."""
-    f = g.root
     return {
-        **_finding(data, f, audience),
+        **_finding(data, g.root, audience),
         "number": g.number,
         "group_badge": badge(c.FINDING_TONES, c.group_status(g)),
         "affects_text": c.affects_text(g),
@@ -119,7 +140,6 @@ def _cause(data: Data, g: c.Group, audience: str) -> dict[str, Any]:
 
 
 def _finding(data: Data, f: Data, audience: str) -> dict[str, Any]:
-    macros = data.get("macros", [])
     return {
         "key": f.get("key"),
         "badge": badge(c.FINDING_TONES, f.get("status"), c.FINDING_WORDS.get(str(f.get("status")))),
@@ -127,29 +147,37 @@ def _finding(data: Data, f: Data, audience: str) -> dict[str, Any]:
         "detail": f.get("detail"),
         "owner": c.owner_label(f, audience),
         "remediation": f.get("remediation"),
-        "datasets": [
-            f"{name} ({k})" if (name := c.dataset_name(data, k)) else k
-            for k in f.get("datasets") or []
-        ],
-        "scopes": list(f.get("scopes") or []),
-        "macros": [
-            {
-                "text": f"#{i + 1} {c.macro_label(macros[i])}" if i < len(macros) else f"#{i + 1}",
-                "url": c.page_url(data, macros[i].get("page_id")) if i < len(macros) else None,
-            }
-            for i in f.get("macros") or []
-        ],
+        "pages": _pages(data, f),
         "doc_url": c.safe_url(f.get("doc_url")),
         "doc_text": f.get("doc_url"),
     }
 
 
-def _datasets(data: Data) -> list[dict[str, Any]]:
+def _pages(data: Data, f: Data) -> list[dict[str, Any]]:
+    """The Confluence pages of the finding's macros, once each, linked when the site is known."""
+    macros = data.get("macros", [])
+    pages: dict[Any, dict[str, Any]] = {}
+    for i in f.get("macros") or []:
+        if i < len(macros) and macros[i].get("page_id") not in pages:
+            m = macros[i]
+            pages[m.get("page_id")] = {
+                "text": c.macro_page(m),
+                "url": c.page_url(data, m.get("page_id")),
+            }
+    return list(pages.values())
+
+
+def _datasets(data: Data, found: list[c.Group]) -> list[dict[str, Any]]:
+    names = c.environment_names(data)
+    refs = c.group_refs(data, found, "datasets")
     rows = []
     for key, d in data.get("datasets", {}).items():
         probes = [
             {
                 **p,
+                "environment": c.place(str(p["environment_id"]), names)
+                if p.get("environment_id")
+                else None,
                 "badge": badge(
                     c.OUTCOME_TONES, p.get("outcome"), c.word(p.get("outcome"), c.OUTCOME_WORDS)
                 ),
@@ -157,12 +185,16 @@ def _datasets(data: Data) -> list[dict[str, Any]]:
             }
             for p in d.get("probes") or []
         ]
+        failed = d.get("failed") or {}
         rows.append(
             {
                 "key": key,
                 "name": d.get("name"),
-                "coverage": badge(c.COVERAGE_TONES, d.get("coverage")),
+                "coverage": badge(
+                    c.COVERAGE_TONES, d.get("coverage"), c.word(d.get("coverage"), c.COVERAGE_WORDS)
+                ),
                 "reason": c.dataset_reason(d),
+                "cause_links": refs.get(key, []),
                 "freshness": badge(
                     c.FRESHNESS_TONES,
                     d.get("freshness"),
@@ -170,48 +202,58 @@ def _datasets(data: Data) -> list[dict[str, Any]]:
                 ),
                 "stale_fallback": bool(d.get("stale_fallback")),
                 "last": c.when(data, d.get("last_successful_fetch")),
-                "impact": d.get("impact"),
+                "impact": d.get("impact") or c.dataset_impact(key),
+                "failed": [
+                    {"label": c.FAILED_CALL_WORDS[kind], "paths": list(failed.get(kind) or [])}
+                    for kind in ("forbidden", "timeout", "other")
+                    if failed.get(kind)
+                ],
                 "probes": probes,
             }
         )
     return rows
 
 
-def _scopes(data: Data) -> list[dict[str, Any]]:
+def _scopes(data: Data, found: list[c.Group]) -> list[dict[str, Any]]:
     names = c.environment_names(data)
+    refs = c.group_refs(data, found, "scopes")
     rows = []
     for key, s in data.get("scopes", {}).items():
         checked = c.scope_checked(s) and s.get("verified") is not False
+        troubled = c.scope_checked(s) and s.get("status") in ("partial", "none")
         rows.append(
             {
                 "key": key,
                 "status": badge(c.COVERAGE_TONES, s.get("status"), c.scope_status_text(s))
                 if checked
                 else badge({}, None, c.scope_status_text(s)),
+                "cause_links": refs.get(key, []),
                 "missing_in": c.places(s.get("missing_in") or [], names),
-                "used_by": ", ".join(s.get("used_by") or []),
+                "used_by": ", ".join(c.dataset_name(data, k) or k for k in s.get("used_by") or []),
+                "validated_by": list(s.get("validated_by") or []),
                 "why_needed": s.get("why_needed"),
-                "impact": s.get("impact"),
+                "impact": s.get("impact") if troubled else None,
             }
         )
     return rows
 
 
-def _macros(data: Data) -> list[dict[str, Any]]:
+def _macros(data: Data, found: list[c.Group]) -> list[dict[str, Any]]:
+    refs = c.group_refs(data, found, "macros")
+    titles = {g.number: g.root.get("title") for g in found}
     return [
         {
-            "number": i,
-            "macro": m.get("macro"),
-            "mode": m.get("mode"),
-            "page": m.get("page_id"),
-            "page_title": m.get("page_title"),
+            "macro": c.macro_kind(m),
+            "mode": c.macro_mode(m),
+            "page": c.macro_page(m),
             "page_url": c.page_url(data, m.get("page_id")),
-            "dataset": m.get("dataset"),
+            "dataset": c.dataset_name(data, str(m.get("dataset"))) or m.get("dataset"),
             "status": badge(c.MACRO_TONES, m.get("status"), c.word(m.get("status"), c.MACRO_WORDS)),
             "last": c.when(data, m.get("last_rendered_at")),
             "error": m.get("error"),
+            "causes": [{"number": n, "title": titles[n]} for n in refs.get(i, [])],
         }
-        for i, m in enumerate(data.get("macros", []), start=1)
+        for i, m in enumerate(data.get("macros", []))
     ]
 
 

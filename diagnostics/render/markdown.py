@@ -148,7 +148,7 @@ def _root(data: Data, g: c.Group, audience: str) -> str:
         lines.append(f"- **{esc(c.affects_text(g))}:**")
         for x in g.consequences:
             word = c.FINDING_WORDS.get(str(x.get("status")), str(x.get("status")).upper())
-            lines.append(f"  - {word}: {esc(x.get('title'))}")
+            lines.append(f"  - {word}: {esc(x.get('title'))}{_pages(data, x)}")
     return "\n".join(lines)
 
 
@@ -168,6 +168,17 @@ def _affects(data: Data, f: Data) -> str:
         )
         parts.append("macros " + ", ".join(labels))
     return "; ".join(parts)
+
+
+def _pages(data: Data, f: Data) -> str:
+    """`` ([open the page](<url>))`` for a finding about macros (its title names the page)."""
+    macros = data.get("macros", [])
+    links = []
+    for i in f.get("macros") or []:
+        url = c.page_url(data, macros[i].get("page_id")) if i < len(macros) else None
+        if url:
+            links.append(link(url, "open the page"))
+    return f" ({', '.join(dict.fromkeys(links))})" if links else ""
 
 
 def _macro_link(data: Data, number: int, macro: Data) -> str:
@@ -190,7 +201,7 @@ def _datasets(data: Data) -> str:
         rows.append(
             [
                 _dataset(key, d.get("name")).replace("|", "\\|"),
-                cell(d.get("coverage")),
+                cell(c.word(d.get("coverage"), c.COVERAGE_WORDS)),
                 cell(c.dataset_reason(d)),
                 cell(freshness),
                 cell(c.when(data, d.get("last_successful_fetch"))),
@@ -239,10 +250,10 @@ def _macros(data: Data) -> str:
     rows = [
         [
             str(i),
-            code(m.get("macro")),
-            cell(m.get("mode")),
+            cell(c.macro_kind(m)),
+            cell(c.macro_mode(m)),
             _page_cell(data, m),
-            code(m.get("dataset")),
+            _dataset(str(m.get("dataset")), c.dataset_name(data, str(m.get("dataset")))),
             cell(c.word(m.get("status"), c.MACRO_WORDS)),
             cell(c.when(data, m.get("last_rendered_at"))),
             cell(m.get("error")),
@@ -254,9 +265,8 @@ def _macros(data: Data) -> str:
 
 
 def _page_cell(data: Data, m: Data) -> str:
-    label = f"{m.get('page_id')} “{m['page_title']}”" if m.get("page_title") else m.get("page_id")
     url = c.page_url(data, m.get("page_id"))
-    return (link(url, str(label)) if url else cell(label)).replace("|", "\\|")
+    return (link(url, c.macro_page(m)) if url else cell(c.macro_page(m))).replace("|", "\\|")
 
 
 def _checks(data: Data) -> str:

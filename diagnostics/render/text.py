@@ -130,11 +130,11 @@ def _check_lines(data: Data) -> list[Line]:
 
 
 def _dataset_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
-    refs, tones = c.group_refs(found, "datasets"), c.item_tones(found, "datasets")
+    refs, tones = c.group_refs(data, found, "datasets"), c.item_tones(data, found, "datasets")
     lines = []
     for key, d in data.get("datasets", {}).items():
         reason = c.dataset_reason(d)
-        status = c.word(d.get("coverage")) + (f" ({reason})" if reason else "")
+        status = c.word(d.get("coverage"), c.COVERAGE_WORDS) + (f" ({reason})" if reason else "")
         status += f" · cache {c.word(d.get('freshness'), c.FRESHNESS_WORDS)}"
         if d.get("stale_fallback"):
             status += " (serving the last good cache)"
@@ -151,7 +151,7 @@ def _dataset_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
 
 
 def _scope_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
-    refs, tones = c.group_refs(found, "scopes"), c.item_tones(found, "scopes")
+    refs, tones = c.group_refs(data, found, "scopes"), c.item_tones(data, found, "scopes")
     names = c.environment_names(data)
     lines = []
     for key, s in data.get("scopes", {}).items():
@@ -167,7 +167,7 @@ def _scope_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
 
 
 def _macro_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
-    refs, tones = c.group_refs(found, "macros"), c.item_tones(found, "macros")
+    refs, tones = c.group_refs(data, found, "macros"), c.item_tones(data, found, "macros")
     lines = []
     for i, m in enumerate(data.get("macros", [])):
         status = c.word(m.get("status"), c.MACRO_WORDS) + (

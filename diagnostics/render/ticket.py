@@ -93,9 +93,7 @@ def _pages(data: Data, g: c.Group, fmt: _Jira) -> list[str]:
                 continue
             m = macros[i]
             seen.append(str(m.get("page_id")))
-            label = f"page {m.get('page_id')}" + (
-                f" “{m['page_title']}”" if m.get("page_title") else ""
-            )
+            label = c.macro_page(m)
             out.append((label, c.page_url(data, m.get("page_id"))))
     links = [fmt.link(url, label) if url else fmt.text(label) for label, url in out[:MAX_MACROS]]
     more = len(out) - MAX_MACROS

@@ -195,6 +195,19 @@ def test_exports_are_the_stored_report(client: FlaskClient) -> None:
     assert missing.status_code == 404 and missing.mimetype == "text/html"
 
 
+@pytest.mark.parametrize("section", ["datasets", "scopes", "macros"])
+def test_the_page_and_the_html_report_share_one_template(client: FlaskClient, section: str) -> None:
+    shown = switch(client, "api-manager-sandbox-only")
+    exported = client.get(f"/selfcheck/runs/{run_id_of(shown)}/report.html").get_data(as_text=True)
+    pattern = re.compile(rf'<section id="{section}".*?</section>', re.S)
+    on_page, in_report = pattern.search(shown), pattern.search(exported)
+    assert on_page and in_report
+    # The same template; only the Jinja environments' whitespace handling differs.
+    assert re.sub(r"\s+", "", on_page.group(0)) == re.sub(r"\s+", "", in_report.group(0))
+    if section == "macros":  # a page named by its title and linked, never a bare id
+        assert "“Payments API runbook (Production)”</a>" in on_page.group(0)
+
+
 def test_switching_to_healthy_shows_what_was_fixed(client: FlaskClient) -> None:
     run(client)
     html = switch(client, "healthy")

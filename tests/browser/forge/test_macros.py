@@ -245,7 +245,9 @@ def test_macro_failure_reaches_the_next_diagnostics_run(page: Any, forge: Forge,
     # The macro failure is folded under its root cause, the missing scope.
     cause = report.locator("li.cause", has_text="read:api_configuration").first
     cause.locator("summary").click()
-    expect(cause.locator("details")).to_contain_text(re.compile(r"macro \w+ on page 7001"))
+    expect(cause.locator("details")).to_contain_text(
+        re.compile(r"API Manager instance macro \(detailed view\) fails on the page with id 7001")
+    )
     shot(dashboard, "macro-failure-in-diagnostics")
 
 

@@ -83,8 +83,8 @@ def test_document_structure(broken: Report) -> None:
     headings = re.findall(r"<h2 id=\"[a-z]+-h\">([^<(]+)", source)
     assert [h.strip() for h in headings] == [
         "What to fix",
-        "Dataset coverage",
-        "Scopes",
+        "Datasets",
+        "Required scopes",
         "Macros",
         "Checks",
         "Ticket details",

@@ -92,17 +92,17 @@ def test_tables_and_details(broken: Report) -> None:
     assert "| Dataset | Coverage | Reason | Cache | Last successful fetch | Impact |" in md
     assert "| API Manager (`api_manager`) | partial | refused (401/403) | fresh |" in md
     assert (
-        "| Exchange (`exchange`) | none | Anypoint did not answer | fresh (serving the last "
+        "| Exchange (`exchange`) | no data | Anypoint did not answer | fresh (serving the last "
         "good cache) | 22 Nov 2026 22:00 AEDT |"
     ) in md
     assert "| `read:api_configuration` | partly granted | Production (a9d2f6c1" in md
     assert "| `read:exchange` | could not be checked |" in md
     assert (
-        "| 1 | `api-manager-instance` | detailed | [98304 “Payments API catalogue”]"
+        "| 1 | MuleSight API Manager instance | detailed view | [“Payments API catalogue”]"
         "(<https://acme-corp.atlassian.net/wiki/pages/viewpage.action?pageId=98304>) |"
     ) in md
     assert "- API Manager: refused `/apimanager/api/v1/organizations/" in md
-    assert "| Dataset type | api_manager |" in md
+    assert "| Dataset type | API Manager |" in md
     assert "Still to add by hand: reproduction steps" in md
     assert "**Sev 2**: Major degradation: Exchange, Endpoints have no coverage" in md
     assert "2 secret values removed before this report was written" in md
@@ -112,7 +112,7 @@ def test_tables_and_details(broken: Report) -> None:
 
 def test_table_cells_cannot_break_the_table(broken: Report) -> None:
     md = markdown.render(broken)
-    assert "98320 “Orders API \\| endpoints”" in md
+    assert "“Orders API \\| endpoints”" in md
     for line in md.splitlines():
         if line.startswith("| 3 | `exchange-asset`"):
             assert line.replace("\\|", "").count("|") == 9
