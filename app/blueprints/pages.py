@@ -239,23 +239,25 @@ def report_view(data: Mapping[str, Any], audience: str = Audience.SUPPORT) -> di
     return view
 
 
+def _verdict_badge(verdict: Any) -> dict[str, str]:
+    """A verdict as the pages show it: ``✗ Broken``."""
+    return html_render.badge(c.VERDICT_TONES, verdict, c.word(verdict, c.VERDICT_WORDS))
+
+
 _FILLED = {"tone": "good", "symbol": c.SYMBOLS["good"], "word": "filled in"}
 _MISSING = {"tone": "warn", "symbol": c.SYMBOLS["warn"], "word": "still missing"}
 
 
-def _detail_value(details: Mapping[str, Any], key: str) -> str | None:
+def _detail_value(data: Mapping[str, Any], key: str) -> str | None:
+    """A required ticket detail in words (as the report renderings say it), or None if unknown."""
+    details = data.get("ticket_details") or {}
     if key == "organization_context":
         org, envs = details.get("organization_id"), details.get("environments")
         parts = [f"organization {org}"] if org else []
         parts += [f"environments {c.value_text(envs)}"] if envs else []
         return "; ".join(parts) or None
-    if key == "dataset_type" and details.get(key):
-        name = _DATASET_NAMES.get(str(details[key]))
-        return f"{details[key]} ({name})" if name else str(details[key])
     value = details.get(key)
-    if key in c.PEOPLE_TIMES and value:
-        return local_time(value)
-    return None if value in (None, "", []) else c.value_text(value)
+    return None if value in (None, "", []) else c.detail_text(data, key, value)
 
 
 def _ask(ask: str, audience: str) -> str:
@@ -269,10 +271,9 @@ def _ask(ask: str, audience: str) -> str:
 
 def ticket_preview(data: Mapping[str, Any], audience: str = Audience.SUPPORT) -> dict[str, Any]:
     """The policy's required ticket details: what this run filled in, what is still missing."""
-    details = data.get("ticket_details") or {}
     rows = []
     for detail in DETAILS:
-        value = _detail_value(details, detail.key)
+        value = _detail_value(data, detail.key)
         rows.append(
             {
                 "label": detail.label,
@@ -315,14 +316,15 @@ def diff_view(before: DiagnosticRun, after: DiagnosticRun) -> dict[str, Any]:
         f"{c.word(ch['before'], c.COVERAGE_WORDS)} → {c.word(ch['after'], c.COVERAGE_WORDS)}"
         for ch in diff.get("coverage", [])
     ] + [
-        f"Scope {ch['key']}: {c.word(ch['before'])} → {c.word(ch['after'])}"
+        f"Scope {ch['key']}: {c.word(ch['before'], c.SCOPE_WORDS)} → "
+        f"{c.word(ch['after'], c.SCOPE_WORDS)}"
         for ch in diff.get("scopes", [])
     ]
     verdict = diff.get("verdict", {})
     return {
         "before_at": before.created_at,
-        "verdict_before": html_render.badge(c.VERDICT_TONES, verdict.get("before")),
-        "verdict_after": html_render.badge(c.VERDICT_TONES, verdict.get("after")),
+        "verdict_before": _verdict_badge(verdict.get("before")),
+        "verdict_after": _verdict_badge(verdict.get("after")),
         "fixed": items("fixed"),
         "new": items("new"),
         "still_open": items("still_open"),
@@ -385,7 +387,7 @@ def report_page(
             {
                 "url": links.view(h.id),
                 "at": h.created_at,
-                "verdict": html_render.badge(c.VERDICT_TONES, h.verdict),
+                "verdict": _verdict_badge(h.verdict),
                 "requested_by": h.requested_by,
                 "current": run is not None and h.id == run.id,
             }
@@ -695,7 +697,8 @@ def search_sites(db: Session, query: str) -> list[dict[str, Any]]:
                         "key": s.key,
                         "organization_id": s.organization_id,
                         "url": url_for("pages.console_space", site=site, space_key=s.key),
-                        "latest": f"{latest[s.key].verdict}, {local_time(latest[s.key].created_at)}"
+                        "latest": f"{c.word(latest[s.key].verdict, c.VERDICT_WORDS)}, "
+                        f"{local_time(latest[s.key].created_at)}"
                         if s.key in latest
                         else None,
                     }
@@ -866,7 +869,7 @@ def ticket_reports(db: Session, ticket: Ticket) -> list[dict[str, Any]]:
             run=run.id,
             _anchor="verdict",
         )
-        verdict = html_render.badge(c.VERDICT_TONES, run.verdict)
+        verdict = _verdict_badge(run.verdict)
         found.append(
             {
                 "run_id": run.id,

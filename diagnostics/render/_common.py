@@ -54,6 +54,7 @@ OUTCOME_TONES = {
 FINDING_WORDS = {"fail": "FAIL", "warn": "WARN"}
 VERDICT_WORDS = {"healthy": "Healthy", "degraded": "Degraded", "broken": "Broken"}
 COVERAGE_WORDS = {"full": "full", "partial": "partial", "none": "no data"}
+SCOPE_WORDS = {"full": "granted", "partial": "partly granted", "none": "missing"}
 REASON_WORDS = {
     "auth_blocked": "refused (401/403)",
     "unreachable": "Anypoint did not answer",
@@ -448,9 +449,7 @@ def scope_status_text(scope: Data) -> str:
             if scope.get("verified") is False
             else "could not be checked everywhere"
         )
-    return {"full": "granted", "partial": "partly granted", "none": "missing"}.get(
-        str(scope.get("status")), word(scope.get("status"))
-    )
+    return word(scope.get("status"), SCOPE_WORDS)
 
 
 def item_tones(data: Data, found: Sequence[Group], field_name: str) -> dict[Any, str]:

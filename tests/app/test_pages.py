@@ -20,6 +20,7 @@ from app.db import get_session
 from app.models import Installation, Space
 from app.services import demo, ticket_store
 from tests.app.conftest import make_app
+from tests.diagnostics.render.test_prose import offenders, prose
 
 SITE = "https://sparrow.atlassian.net"
 SCOPE_FINDING = "Scope read:api_configuration: not granted for Production (env-prod)"
@@ -175,7 +176,7 @@ def test_ticket_preview_and_plain_text(client: FlaskClient) -> None:
     assert copy_text.startswith("h3. (x) MuleSight diagnostics: Broken — 1 thing to fix")
     assert "*Who must act:* You (Anypoint / Confluence admin)" in copy_text
     assert f"* Customer site URL: {SITE}" in copy_text
-    assert "* Dataset type: api_manager (API Manager)" in copy_text
+    assert "* Dataset type: API Manager" in copy_text
     assert "* Reproduction steps: (still to add) Add the steps to reproduce it" in copy_text
     assert "<" not in copy_text  # Jira wiki markup, not HTML
     assert "Copy for Jira" in html
@@ -206,6 +207,16 @@ def test_the_page_and_the_html_report_share_one_template(client: FlaskClient, se
     assert re.sub(r"\s+", "", on_page.group(0)) == re.sub(r"\s+", "", in_report.group(0))
     if section == "macros":  # a page named by its title and linked, never a bare id
         assert "“Payments API runbook (Production)”</a>" in on_page.group(0)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["invalid-credentials", "upstream-outage", "api-manager-sandbox-only", "stale-caches"],
+)
+def test_the_page_shows_no_raw_token(client: FlaskClient, scenario: str) -> None:
+    shown = switch(client, scenario)
+    body = shown.split('id="verdict"', 1)[1].split('<section id="history"', 1)[0]
+    assert offenders(prose(body, "html")) == []
 
 
 def test_switching_to_healthy_shows_what_was_fixed(client: FlaskClient) -> None:

@@ -99,7 +99,7 @@ def test_copy_for_jira(context: Any, page: Any, live_server: Any, shot: Any) -> 
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("h3. (x) MuleSight diagnostics: Broken — 1 thing to fix")
     assert "[https://sparrow.atlassian.net]" in copied
-    assert "* Dataset type: api_manager (API Manager)" in copied
+    assert "* Dataset type: API Manager" in copied
     assert "* Reproduction steps: (still to add)" in copied
     preview = page.locator("#ticket")
     expect(preview).to_contain_text("still missing")
