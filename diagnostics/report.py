@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from diagnostics.statuses import FindingStatus, Verdict
+
 SCHEMA_VERSION = 1
 
-VERDICT_EXIT_CODES = {"healthy": 0, "degraded": 4, "broken": 3}
+VERDICT_EXIT_CODES = {Verdict.HEALTHY: 0, Verdict.DEGRADED: 4, Verdict.BROKEN: 3}
 
 
 @dataclass(frozen=True)
@@ -27,13 +29,13 @@ class Report:
         return str(self.data["run_id"])
 
     @property
-    def verdict(self) -> str:
-        return str(self.data["verdict"])
+    def verdict(self) -> Verdict:
+        return Verdict(self.data["verdict"])
 
     @property
     def exit_code(self) -> int:
         """The CLI exit code of cli.md, decided by the verdict alone."""
         return VERDICT_EXIT_CODES[self.verdict]
 
-    def findings(self, status: str | None = None) -> list[Mapping[str, Any]]:
+    def findings(self, status: FindingStatus | str | None = None) -> list[Mapping[str, Any]]:
         return [f for f in self.data["findings"] if status is None or f["status"] == status]

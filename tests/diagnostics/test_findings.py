@@ -17,6 +17,7 @@ from diagnostics.findings import (
     owner_label,
     people_time,
 )
+from diagnostics.render import render
 from diagnostics.simulator import load_scenario
 from tests.diagnostics.test_engine_scenarios import run_scenario
 
@@ -160,8 +161,12 @@ def test_a_crashed_rule_keeps_its_error_and_is_logged(
     check = next(c for c in report.data["checks"] if c["id"] == "broken")
     assert check["status"] == "error"
     assert check["error"] == "KeyError: 'no such dataset'"
-    assert "broken" in caplog.text and "KeyError" in caplog.text
+    assert "the check itself failed: KeyError" in check["title"]
+    logged = [r for r in caplog.records if r.name == "diagnostics.engine" and r.exc_info]
+    assert len(logged) == 1 and logged[0].levelno == logging.ERROR and "broken" in logged[0].message
     assert report.verdict == "healthy"  # the other checks still ran
+    assert "[✗] A broken rule (the check itself failed: KeyError" in render(report, "text")
+    assert "crashed" in render(report, "text").split("A broken rule", 1)[1].splitlines()[0]
 
 
 @pytest.mark.parametrize("name", ["invalid-credentials", "upstream-outage"])
