@@ -39,6 +39,7 @@ ENUM_WORDS = (
 )
 RULE_IDS = (
     "credentials.invalid",
+    "anypoint.destination_refused",
     "upstream.outage",
     "anypoint.unreachable",
     "scope.missing",
