@@ -29,6 +29,9 @@ IDLE_CONNECTION_S = 120.0
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # never wait for idle keep-alive connections on close
+    # A client opens a pool of connections at once (32 for a run): socketserver's backlog of 5
+    # dropped the others' SYNs, which the kernel only retries after 1 s.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, address: tuple[str, int], simulation: Simulation, hang_s: float) -> None:
         self.simulation = simulation

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
@@ -170,3 +171,20 @@ def test_the_server_keeps_connections_alive(scenario: Callable[[str], Scenario])
                 assert not answer.will_close
         finally:
             connection.close()
+
+
+def test_the_server_takes_a_client_pool_of_connections_at_once(
+    scenario: Callable[[str], Scenario],
+) -> None:
+    """A run opens its pool's 32 connections together: none may wait for a SYN to be retried."""
+    server = SimulatorServer(scenario("name: t\n"), port=0)  # listening, not yet accepting
+    parts = urlsplit(server.base_url)
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(40):
+            sockets.append(socket.create_connection((parts.hostname, parts.port), timeout=0.5))
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.close()
+    assert len(sockets) == 40
