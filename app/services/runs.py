@@ -142,7 +142,16 @@ def run_for_space(
 def _live_pages(
     session: Session, space: Space, token: str, api_base_url: str | None, notes: list[str]
 ) -> list[MacroPage] | None:
-    """The space's macro pages, or ``None`` (and a note) if Confluence fails or is too slow."""
+    """The space's macro pages, or ``None`` (and a note) if Confluence fails or is too slow.
+
+    The search runs in a one-thread watchdog, outside the probe runner, on purpose: it is not an
+    Anypoint probe (another platform, host and client, no catalogue entry, no share of the
+    Anypoint rate limit), and it happens before the run, whose report reads its pages. The
+    runner's deadline works because every probe passes it down to the Anypoint client; the
+    Confluence library takes only a per-request socket timeout and reads several result pages,
+    so nothing but a watchdog bounds the whole search to ``PAGE_SEARCH_BUDGET_S``. A search
+    still going at that point is abandoned (its own request timeout ends the thread).
+    """
     if api_base_url is None:
         installation = session.get(Installation, space.installation_id)
         if installation is None:
