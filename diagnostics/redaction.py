@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from cachetools import LRUCache
-
 from diagnostics.errors import DiagnosticsError
 
 MARKER_PREFIX = "[REDACTED:"
@@ -299,7 +297,7 @@ class Redactor:
         )
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._span_memo: LRUCache[str, list[tuple[int, int, str]]] = LRUCache(_MEMO_SIZE)
+        self._span_memo: dict[str, list[tuple[int, int, str]]] = {}
 
     # -- scanning ---------------------------------------------------------------------------
 
@@ -307,14 +305,17 @@ class Redactor:
         """Non-overlapping ``(start, end, kind)`` of every secret in ``text``, in text order."""
         # Reports repeat the same short strings hundreds of times (outcomes, methods, probe
         # keys, environment ids): scan each distinct one once per redactor.
+        # A plain dict, emptied when full: one read and one write are atomic, which is all a
+        # memo shared by threads needs (an LRU's bookkeeping and a lock cost more than a scan
+        # saves on a report's thousands of strings).
         if len(text) > _MEMO_MAX_LEN:
             return self._scan(text)
-        with self._lock:
-            cached = self._span_memo.get(text)
+        cached = self._span_memo.get(text)
         if cached is None:
             cached = self._scan(text)
-            with self._lock:
-                self._span_memo[text] = cached
+            if len(self._span_memo) >= _MEMO_SIZE:
+                self._span_memo.clear()
+            self._span_memo[text] = cached
         return cached
 
     def _scan(self, text: str) -> list[tuple[int, int, str]]:

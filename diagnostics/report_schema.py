@@ -123,6 +123,15 @@ class JsonNumber(fields.Float):
         raise TypeError(value)
 
 
+class JsonBoolean(fields.Boolean):
+    """``true`` or ``false`` only (plain ``fields.Boolean`` would turn 1 or ``"yes"`` into True)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def _str(*, null: bool = False, required: bool = True, **kwargs: Any) -> fields.String:
     return fields.String(required=required, allow_none=null, **kwargs)
 
@@ -204,7 +213,7 @@ class DatasetSchema(_Named):
     impact = _str(null=True, required=False)
     last_successful_fetch = IsoDateTime(required=True, allow_none=True)
     freshness = _enum(FRESHNESS_STATES)
-    stale_fallback = fields.Boolean(required=True)
+    stale_fallback = JsonBoolean(required=True)
     probes = fields.List(fields.Nested(ProbeSchema), required=True)
     failed = fields.Nested(FailedCallsSchema, required=True)
 
@@ -222,7 +231,7 @@ class ScopeSchema(_Named):
     used_by = _enum_list(DATASET_KEYS)
     validated_by = fields.List(fields.String(), required=True)
     impact = _str(null=True, required=False)
-    verified = fields.Boolean(
+    verified = JsonBoolean(
         required=True,
         metadata={"description": "A probe got a definitive answer (ok, empty, 401/403)"},
     )
@@ -316,8 +325,8 @@ class RunSummarySchema(_Open):
 class UpstreamSchema(_Open):
     control_plane = _enum(CONTROL_PLANES, required=False)
     status_page = _str(null=True, required=False)
-    in_maintenance_window = fields.Boolean()
-    suspected = fields.Boolean()
+    in_maintenance_window = JsonBoolean()
+    suspected = JsonBoolean()
     datasets = fields.List(fields.String(validate=validate.OneOf(DATASET_KEYS)))
 
 
@@ -426,7 +435,7 @@ def _cause_errors(findings: list[Mapping[str, Any]]) -> dict[int, dict[str, list
 
 
 def validate_report(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Check ``data`` against the contract; return it (extra keys kept) or raise.
+    """Check ``data`` against the contract; return it (extra keys kept, in their order) or raise.
 
     Raises :class:`ReportValidationError` whose message names each failing field path, e.g.
     ``datasets.api_manager.coverage`` or ``findings[2].owner``.
@@ -437,6 +446,10 @@ def validate_report(data: Mapping[str, Any]) -> dict[str, Any]:
         loaded = ReportSchema().load(data)
     except ValidationError as exc:
         raise ReportValidationError(dict(_flatten(exc.messages))) from None
+    if loaded == data and isinstance(data, dict):
+        # Every field keeps its value as given, so a valid report loads as an equal copy (one
+        # compare in C), and the report is returned as it came, key order included.
+        return data
     return _in_order_of(data, loaded)
 
 

@@ -172,6 +172,18 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ),
     ("bool as count", _set(("redactions", "count"), True), "redactions.count", "integer"),
     (
+        "number as boolean",
+        _set(("datasets", "exchange", "stale_fallback"), 1),
+        "datasets.exchange.stale_fallback",
+        "boolean",
+    ),
+    (
+        "word as boolean",
+        _set(("scopes", "read:exchange", "verified"), "yes"),
+        "scopes.read:exchange.verified",
+        "boolean",
+    ),
+    (
         "negative count",
         _set(("redactions", "kinds", "client_secret"), -1),
         "redactions.kinds.client_secret",
