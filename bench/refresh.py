@@ -65,6 +65,7 @@ class CallCounter:
     def __init__(self, base_url: str) -> None:
         self.netloc = urlsplit(base_url).netloc
         self.by_path: Counter[str] = Counter()
+        self.received = 0  # bytes of the answers' bodies
         self._lock = threading.Lock()
         self._send = HTTPAdapter.send
 
@@ -73,22 +74,26 @@ class CallCounter:
 
         def counting_send(adapter: HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
             parts = urlsplit(request.url)
+            response = send(adapter, request, *args, **kwargs)
             if parts.netloc == counter.netloc:
                 key = _task_key(parts.path, parts.query, request.headers)
+                size = len(response.content)  # read once; requests keeps it for the client
                 with counter._lock:
                     counter.by_path[key] += 1
-            return send(adapter, request, *args, **kwargs)
+                    counter.received += size
+            return response
 
         HTTPAdapter.send = counting_send  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
         HTTPAdapter.send = self._send  # type: ignore[method-assign]
 
-    def take(self) -> Counter[str]:
-        """The calls counted since the last ``take`` (and forget them)."""
+    def take(self) -> tuple[Counter[str], int]:
+        """The calls and the bytes received since the last ``take`` (and forget them)."""
         with self._lock:
             taken, self.by_path = self.by_path, Counter()
-        return taken
+            received, self.received = self.received, 0
+        return taken, received
 
 
 def _task_key(path: str, query: str, headers: Mapping[str, str]) -> str:
@@ -202,11 +207,12 @@ def main() -> None:
             peak_reset = _reset_peak_rss()
             one_refresh(app, box)  # warm-up: imports, first connections, first rows
             counter.take()
-            walls, counts, statuses = [], [], {}
+            walls, counts, statuses, received = [], [], {}, 0
             for _ in range(args.repeat):
                 wall, statuses = one_refresh(app, box)
                 walls.append(wall)
-                counts.append(counter.take())
+                calls_made, received = counter.take()
+                counts.append(calls_made)
             growth_mb = _rss_mb("VmHWM") - baseline_mb if peak_reset else float("nan")
             if args.heap:
                 tracemalloc.start()
@@ -246,6 +252,7 @@ def main() -> None:
         f"{DEFAULT_RATE_PER_SECOND:g}/s, {depth} × {latency_s * 1000:g} ms)"
     )
     print(f"ratio to bound      {ratio:.2f}x (target ≤ 1.3)")
+    print(f"answers received    {received / 2**20:.1f} MB per refresh (bodies)")
     print(f"peak RSS            {peak_rss_mb:.1f} MB (whole process, imports included)")
     print(
         f"RSS growth          {growth_mb:.1f} MB (peak over {baseline_mb:.1f} MB before the first)"

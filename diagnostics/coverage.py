@@ -8,7 +8,8 @@ Skipped probes count with the outcome of the dependency that stopped them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 from diagnostics.probes import OK_OUTCOMES, SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
 from diagnostics.statuses import Coverage
@@ -19,17 +20,23 @@ COVERAGE_ORDER = {"full": 0, "partial": 1, "none": 2}
 
 def coverage_of(records: Sequence[ProbeRecord]) -> tuple[Coverage, str | None]:
     """Coverage and reason over a set of probe records."""
-    outcomes = [r.effective_outcome for r in records]
-    if any(o == SKIP_NOT_SELECTED for o in outcomes):
+    return coverage_of_outcomes(Counter(r.effective_outcome for r in records))
+
+
+def coverage_of_outcomes(outcomes: Mapping[str, int]) -> tuple[Coverage, str | None]:
+    """Coverage and reason over how many records had each effective outcome (a crawl that
+    streams its records tallies them instead of keeping them)."""
+    counted = {o: n for o, n in outcomes.items() if n > 0}
+    if SKIP_NOT_SELECTED in counted:
         return Coverage.NONE, SKIP_NOT_SELECTED
-    if outcomes and all(o == SKIP_DISABLED for o in outcomes):
+    if counted and set(counted) == {SKIP_DISABLED}:
         return Coverage.NONE, SKIP_DISABLED
-    if not outcomes:
+    if not counted:
         return Coverage.NONE, "no_environments"
-    succeeded = sum(o in OK_OUTCOMES for o in outcomes)
-    if succeeded == len(outcomes):
+    succeeded = sum(n for o, n in counted.items() if o in OK_OUTCOMES)
+    if succeeded == sum(counted.values()):
         return Coverage.FULL, None
-    reason = failure_reason(outcomes)
+    reason = failure_reason(counted)
     return (Coverage.PARTIAL if succeeded else Coverage.NONE), reason
 
 

@@ -10,12 +10,14 @@ of a combined item per listed parent (an API instance's policies, tiers and cont
 
 A failure never stops the crawl: it is recorded on the snapshot of that dataset and environment
 (error text is the client's message, which never carries a secret), and coverage per dataset is
-computed from the probe records with :func:`diagnostics.coverage.coverage_of`.
+computed from the probe records' outcomes, tallied as they arrive
+(:func:`diagnostics.coverage.coverage_of_outcomes`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -24,7 +26,7 @@ from typing import Any
 from diagnostics.anypoint import AnypointClient
 from diagnostics.catalogue import CATALOGUE, Catalogue, Probe
 from diagnostics.clock import utcnow
-from diagnostics.coverage import coverage_of
+from diagnostics.coverage import coverage_of_outcomes
 from diagnostics.model import Environment
 from diagnostics.planner import CRAWL_PAGE_SIZE, ProbePlan, in_plan_order
 from diagnostics.probes import OK_OUTCOMES, ProbeRecord
@@ -69,7 +71,9 @@ class Snapshot:
 class CrawlResult:
     """Every snapshot of a crawl; per dataset its coverage (full / partial / none) and reason.
 
-    When the crawl streamed its snapshots (``on_snapshot``), the ones kept here have no items.
+    When the crawl streamed its snapshots (``on_snapshot``), the ones kept here have no items
+    and ``records`` holds the inventory probes' records only (coverage was tallied as the
+    records came): a refresh holds per environment a few small snapshots, not its calls.
     """
 
     snapshots: list[Snapshot]
@@ -130,16 +134,16 @@ def crawl_datasets(
     settings = settings or RunnerSettings(deadline_s=CRAWL_DEADLINE_S)
     runner = ProbeRunner(client, settings, clock=client.retry.clock)  # the deadline's clock
     assembler = _Assembler(plan, requested, on_snapshot)
-    result = runner.run(plan, deadline=deadline, on_record=assembler.add)
+    streamed = on_snapshot is not None
+    result = runner.run(plan, deadline=deadline, on_record=assembler.add, keep=not streamed)
     assembler.finish()
-    records = in_plan_order(result.records, catalogue, plan.environments)
+    kept = assembler.inventory if streamed else result.records
+    records = in_plan_order(kept, catalogue, plan.environments)
     coverage: dict[str, str] = {}
     reasons: dict[str, str | None] = {}
     for key in catalogue.dataset_keys:
         if key in requested:
-            coverage[key], reasons[key] = coverage_of(
-                [r for r in records if r.probe.dataset == key]
-            )
+            coverage[key], reasons[key] = coverage_of_outcomes(assembler.outcomes[key])
     snapshots = _ordered_snapshots(assembler.snapshots, plan, catalogue)
     return CrawlResult(snapshots, coverage, reasons, plan.environments, records)
 
@@ -173,6 +177,8 @@ class _Assembler:
         self.requested = requested
         self.sink = sink
         self.snapshots: list[Snapshot] = []
+        self.outcomes: defaultdict[str, Counter[str]] = defaultdict(Counter)  # per dataset
+        self.inventory: list[ProbeRecord] = []  # the inventory probes' records
         self._groups: dict[tuple[str, str | None], _Group] = {}
         self._lock = threading.Lock()
 
@@ -180,6 +186,9 @@ class _Assembler:
         with self._lock:
             self._note_listing(record)
             probe = record.probe
+            self.outcomes[probe.dataset][record.effective_outcome] += 1
+            if probe.role == "inventory":
+                self.inventory.append(record)
             if probe.dataset not in self.requested:
                 return
             if probe.payload.part is None:

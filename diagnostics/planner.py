@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any
 
 from diagnostics.catalogue import CATALOGUE, Catalogue, Probe
@@ -166,11 +167,12 @@ class ProbePlan:
     def after(
         self, task: ProbeTask, record: ProbeRecord
     ) -> tuple[list[ProbeTask], list[ProbeRecord]]:
-        """What follows a finished probe: its children's tasks, or their skipped records."""
+        """What follows a finished probe: its children's tasks (interleaved item by item), or
+        their skipped records."""
         inventory = record.probe.provides == "environments" and record.succeeded
         if inventory and self.environments_given is None:
             self.environments = self._select_environments(record.items or [])
-        tasks: list[ProbeTask] = []
+        per_child: list[list[ProbeTask]] = []
         skipped: list[ProbeRecord] = []
         for child in self._children(task.probe):
             if self._skip_reason(child) is not None:
@@ -180,9 +182,12 @@ class ProbePlan:
                 continue
             planned = self._expand(child, dict(task.bindings), record.items)
             if planned:
-                tasks.extend(planned)
+                per_child.append(planned)
             elif not child.fan_out.once and not child.fan_out.inventory:
                 skipped.extend(self._nothing_to_sample(child, task.environment_id, record))
+        # Item by item (an environment's probes together, not every environment's first probe
+        # first): what a cache stores per item is complete soon after its probes start.
+        tasks = [t for row in zip_longest(*per_child) for t in row if t is not None]
         return tasks, skipped
 
     def _expand(

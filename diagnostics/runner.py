@@ -1,8 +1,9 @@
 """The probe runner: the only place that owns threads, per-probe budgets and the run deadline.
 
 It executes every plan — a diagnosis that samples and a refresh crawl that reads every page —
-the same way: probes run concurrently (bounded by ``concurrency``; the client's per-host rate
-limiter paces them, its retry policy retries them). A run returns within its deadline whatever
+the same way: probes run concurrently on the run's own ``concurrency`` threads (the client's
+per-host rate limiter paces them, its retry policy retries them), the deepest planned probe first
+— a listing's items are visited, and let go of, before more is listed. A run returns within its deadline whatever
 Anypoint does: a probe still waiting at the deadline is recorded as ``timeout`` and the probes that
 depend on it as skipped. An exception inside a probe becomes an ``error`` record, never a crashed
 run. ``on_record`` sees each record as it is made (a crawl streams them into its cache).
@@ -10,10 +11,11 @@ run. ``on_record`` sees each record as it is made (a crawl streams them into its
 
 from __future__ import annotations
 
+import heapq
 import logging
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import count
 from queue import Empty, SimpleQueue
@@ -93,33 +95,43 @@ class ProbeRunner:
         *,
         deadline: float | None = None,
         on_record: Callable[[ProbeRecord], None] | None = None,
+        keep: bool = True,
     ) -> RunResult:
         """Run ``plan`` to the end or to the deadline (``deadline``, a value of the runner's
-        clock, when earlier than the settings' ``deadline_s`` from now)."""
+        clock, when earlier than the settings' ``deadline_s`` from now). ``keep=False``: the
+        records only go to ``on_record`` (the result holds none), so a crawl that streams them
+        holds no more of them than are running."""
         started = self.clock()
         own = started + self.settings.deadline_s
         deadline = own if deadline is None else min(own, deadline)
-        records = _Records(on_record)
+        records = _Records(on_record, keep)
         tasks, skipped = plan.initial()
         records.extend(skipped)
         # Workers hand finished records back through one queue: cheaper per probe than waiting
         # on every running future each time one finishes.
         finished: SimpleQueue[tuple[int, ProbeRecord]] = SimpleQueue()
+        waiting = _Waiting(plan, self.clock)
+        waiting.extend(tasks)
         running: dict[int, tuple[ProbeTask, float]] = {}
         tickets = count()
-        executor = ThreadPoolExecutor(
-            max_workers=self.settings.concurrency, thread_name_prefix="probe"
+        # Handed to the workers ahead of need, so a worker never waits while this thread
+        # hands a record on (a crawl writes a batch of rows to its cache there).
+        ahead = 2 * self.settings.concurrency
+        workers = _Workers(
+            self.settings.concurrency,
+            lambda ticket, task: self._work(ticket, task, deadline, finished),
         )
 
-        def submit(task: ProbeTask) -> None:
-            ticket = next(tickets)
-            running[ticket] = (task, self.clock())
-            executor.submit(self._work, ticket, task, deadline, finished)
+        def hand_out() -> None:
+            while waiting and len(running) < ahead:
+                task, planned_at = waiting.pop()
+                ticket = next(tickets)
+                running[ticket] = (task, planned_at)
+                workers.put(ticket, task)
 
         hit_deadline = False
         try:
-            for task in tasks:
-                submit(task)
+            workers.start(first=hand_out)
             while running:
                 try:
                     ticket, record = finished.get(timeout=max(deadline - self.clock(), 0))
@@ -128,16 +140,16 @@ class ProbeRunner:
                     break
                 task, _ = running.pop(ticket)
                 follow, skipped = plan.after(task, record)
-                for child in follow:  # first keep Anypoint busy, then hand the record on
-                    submit(child)
+                waiting.extend(follow)
+                hand_out()  # first keep Anypoint busy, then hand the record on
                 records.append(record)
                 records.extend(skipped)
                 if plan.crawl:  # streamed to on_record; the planner took what it needed
                     record.items = None
             if hit_deadline:
-                records.extend(self._expire(plan, running))
+                records.extend(self._expire(plan, [*running.values(), *waiting.drain()]))
         finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+            workers.stop()
         return RunResult(records.kept, (self.clock() - started) * 1000, hit_deadline)
 
     def _work(
@@ -150,13 +162,13 @@ class ProbeRunner:
         finished.put((ticket, self._execute(task, run_deadline)))
 
     def _expire(
-        self, plan: ProbePlan, running: dict[int, tuple[ProbeTask, float]]
+        self, plan: ProbePlan, unfinished: list[tuple[ProbeTask, float]]
     ) -> list[ProbeRecord]:
         """Probes still waiting at the deadline become ``timeout``; their dependants skipped."""
         records: list[ProbeRecord] = []
         now = self.clock()
         message = f"still waiting at the run deadline ({self.settings.deadline_s:g} s)"
-        for task, submitted in running.values():
+        for task, submitted in unfinished:
             record = ProbeRecord(
                 probe=task.probe,
                 environment_id=task.environment_id,
@@ -243,15 +255,89 @@ class ProbeRunner:
         record.outcome = "ok" if record.items else "empty"
 
 
+class _Waiting:
+    """Planned probes not yet handed to a worker: the deepest in the plan first (then in the
+    order planned), so a listing's items are visited — and let go of — soon after it answers,
+    and the longest chains of dependent probes are never left for last."""
+
+    def __init__(self, plan: ProbePlan, clock: Callable[[], float]) -> None:
+        self._catalogue = plan.catalogue
+        self._clock = clock
+        self._depth: dict[str, int] = {}
+        self._heap: list[tuple[int, int, ProbeTask, float]] = []
+        self._order = count()
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def extend(self, tasks: list[ProbeTask]) -> None:
+        now = self._clock()
+        for task in tasks:
+            entry = (-self._depth_of(task.probe.key), next(self._order), task, now)
+            heapq.heappush(self._heap, entry)
+
+    def pop(self) -> tuple[ProbeTask, float]:
+        _, _, task, planned_at = heapq.heappop(self._heap)
+        return task, planned_at
+
+    def drain(self) -> list[tuple[ProbeTask, float]]:
+        left = [(task, planned_at) for _, _, task, planned_at in sorted(self._heap)]
+        self._heap.clear()
+        return left
+
+    def _depth_of(self, key: str) -> int:
+        if key not in self._depth:
+            probe = self._catalogue.probes_by_key[key]
+            self._depth[key] = 1 + max((self._depth_of(d) for d in probe.depends_on), default=0)
+        return self._depth[key]
+
+
+class _Workers:
+    """The run's threads: each takes a probe from the queue and runs it, until stopped.
+
+    Started before the first probe is handed out would be needed — the first thread takes the
+    first probes while the others start, so starting threads never delays a probe. Stopping
+    drops what no worker has taken; a probe already running ends by its own deadline.
+    """
+
+    def __init__(self, size: int, work: Callable[[int, ProbeTask], None]) -> None:
+        self._size = size
+        self._work = work
+        self._queue: SimpleQueue[tuple[int, ProbeTask] | None] = SimpleQueue()
+        self._stopped = False
+
+    def start(self, first: Callable[[], None]) -> None:
+        """Start one thread, ``first()`` (hand out the first probes), then the others."""
+        for n in range(self._size):
+            threading.Thread(target=self._loop, name=f"probe_{n}", daemon=True).start()
+            if n == 0:
+                first()
+
+    def put(self, ticket: int, task: ProbeTask) -> None:
+        self._queue.put((ticket, task))
+
+    def stop(self) -> None:
+        self._stopped = True
+        for _ in range(self._size):
+            self._queue.put(None)
+
+    def _loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if not self._stopped:
+                self._work(*item)
+
+
 class _Records:
     """The records of a run, handed to ``on_record`` as they are made."""
 
-    def __init__(self, on_record: Callable[[ProbeRecord], None] | None) -> None:
+    def __init__(self, on_record: Callable[[ProbeRecord], None] | None, keep: bool) -> None:
         self.kept: list[ProbeRecord] = []
         self._on_record = on_record
+        self._keep = keep
 
     def append(self, record: ProbeRecord) -> None:
-        self.kept.append(record)
+        if self._keep:
+            self.kept.append(record)
         if self._on_record is not None:
             self._on_record(record)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-from diagnostics.coverage import combine_derived, coverage_of
+from diagnostics.coverage import combine_derived, coverage_of, coverage_of_outcomes
 
 P = "api_manager.instances"
 
@@ -30,6 +32,8 @@ def test_coverage_rule(record, outcomes, expected) -> None:
         record(P, outcome, f"env-{i}", cause=cause) for i, (outcome, cause) in enumerate(outcomes)
     ]
     assert coverage_of(records) == expected
+    # the same rule over a tally of outcomes (a streamed crawl keeps no records)
+    assert coverage_of_outcomes(Counter(r.effective_outcome for r in records)) == expected
 
 
 @pytest.mark.parametrize(

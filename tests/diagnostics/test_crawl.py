@@ -12,6 +12,7 @@ import responses
 from diagnostics.anypoint import TOKEN_PATH, AnypointClient, RetryPolicy
 from diagnostics.crawl import CrawlResult, Snapshot, crawl_datasets
 from diagnostics.model import Connection, Environment
+from diagnostics.runner import RunnerSettings
 from diagnostics.simulator import Simulation, load_scenario, simulated_session
 
 BASE = "https://anypoint.mulesoft.com"
@@ -343,3 +344,31 @@ def test_snapshots_stream_out_as_each_environment_completes(simulate):
     assert all(item["policies"] is not None for s in posture for item in s.items)
     assert result.coverage == dict.fromkeys(SCHEDULED, "full")
     assert all(r.items is None for r in result.records)  # nothing held once streamed
+
+
+def test_a_streamed_crawl_keeps_no_call_but_the_inventory_and_counts_every_one(simulate):
+    scenario, sim_client, _ = simulate("api-manager-sandbox-only")
+    datasets = ["api_manager", "api_security_posture"]
+    kept = crawl_datasets(sim_client, scenario.org.id, datasets)
+
+    streamed = crawl_datasets(sim_client, scenario.org.id, datasets, on_snapshot=lambda _: None)
+
+    assert [r.probe.key for r in streamed.records] == ["diagnostics.environments"]
+    assert len(kept.records) > len(scenario.environments()) + 1
+    assert streamed.coverage == kept.coverage == dict.fromkeys(datasets, "partial")
+    assert streamed.reasons == kept.reasons
+
+
+def test_a_listings_items_are_visited_before_the_other_environments_are_listed(simulate):
+    """Deepest probes first: an environment's API instances are crawled for their policies
+    before the next environment's instances are listed (its listing is let go of early)."""
+    scenario, sim_client, urls = simulate("healthy")
+    datasets = ["runtime_manager", "api_manager", "api_security_posture"]
+
+    crawl_datasets(sim_client, scenario.org.id, datasets, settings=RunnerSettings(concurrency=1))
+
+    paths = [urlsplit(u).path for u in urls]
+    first_posture = next(i for i, p in enumerate(paths) if p.endswith("/policies"))
+    last_listing = max(i for i, p in enumerate(paths) if p.endswith("/apis"))
+    assert paths[first_posture].split("/environments/")[1].startswith("env-prod/")
+    assert first_posture < last_listing

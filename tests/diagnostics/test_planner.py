@@ -88,3 +88,19 @@ def test_records_come_in_plan_order_whatever_order_they_finished_in() -> None:
         ("api_manager.instances", "env-prod"),
         ("api_manager.instances", "env-sbx"),
     ]
+
+
+def test_an_environments_probes_are_planned_together() -> None:
+    plan = ProbePlan(ORG, dataset_filter=("runtime_manager", "api_manager"), crawl=True)
+    tasks, _ = plan.initial()
+    listing = next(t for t in tasks if t.probe.provides == "environments")
+    envs = [{"id": "env-prod", "name": "Production"}, {"id": "env-sbx", "name": "Sandbox"}]
+    follow, _ = plan.after(listing, listed(listing, envs))
+    assert [(t.environment_id, t.probe.key) for t in follow] == [
+        ("env-prod", "runtime_manager.cloudhub_apps"),
+        ("env-prod", "runtime_manager.deployments"),
+        ("env-prod", "api_manager.instances"),
+        ("env-sbx", "runtime_manager.cloudhub_apps"),
+        ("env-sbx", "runtime_manager.deployments"),
+        ("env-sbx", "api_manager.instances"),
+    ]
