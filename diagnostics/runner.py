@@ -131,7 +131,8 @@ class ProbeRunner:
 
         hit_deadline = False
         try:
-            workers.start(first=hand_out)
+            workers.start()
+            hand_out()
             while running:
                 try:
                     ticket, record = finished.get(timeout=max(deadline - self.clock(), 0))
@@ -295,9 +296,10 @@ class _Waiting:
 class _Workers:
     """The run's threads: each takes a probe from the queue and runs it, until stopped.
 
-    Started before the first probe is handed out would be needed — the first thread takes the
-    first probes while the others start, so starting threads never delays a probe. Stopping
-    drops what no worker has taken; a probe already running ends by its own deadline.
+    One thread starts at once and takes the first probes; a helper starts the others meanwhile
+    (starting a thread waits for it to be scheduled, which on a busy machine takes long enough
+    to hold up the probes that follow the token). Stopping drops what no worker has taken; a
+    probe already running ends by its own deadline.
     """
 
     def __init__(self, size: int, work: Callable[[int, ProbeTask], None]) -> None:
@@ -306,12 +308,19 @@ class _Workers:
         self._queue: SimpleQueue[tuple[int, ProbeTask] | None] = SimpleQueue()
         self._stopped = False
 
-    def start(self, first: Callable[[], None]) -> None:
-        """Start one thread, ``first()`` (hand out the first probes), then the others."""
-        for n in range(self._size):
-            threading.Thread(target=self._loop, name=f"probe_{n}", daemon=True).start()
-            if n == 0:
-                first()
+    def start(self) -> None:
+        self._thread(0).start()
+        if self._size > 1:
+            threading.Thread(target=self._start_others, name="probe_starter", daemon=True).start()
+
+    def _start_others(self) -> None:
+        for n in range(1, self._size):
+            if self._stopped:
+                return
+            self._thread(n).start()
+
+    def _thread(self, n: int) -> threading.Thread:
+        return threading.Thread(target=self._loop, name=f"probe_{n}", daemon=True)
 
     def put(self, ticket: int, task: ProbeTask) -> None:
         self._queue.put((ticket, task))
