@@ -38,7 +38,8 @@ from diagnostics.evaluation import (
 from diagnostics.findings import Check, CheckStatus, Finding, arrange_findings, mentions
 from diagnostics.model import AppState, Connection, Environment
 from diagnostics.planner import DEFAULT_PAGE_SIZE, ProbePlan, in_plan_order
-from diagnostics.redaction import redact_report
+from diagnostics.probes import ProbeRecord
+from diagnostics.redaction import Redactor, redact_report
 from diagnostics.report import SCHEMA_VERSION, Report
 from diagnostics.report_schema import validate_report
 from diagnostics.rules import RULES, RuleContext, RuleSkipped
@@ -109,8 +110,9 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
         client, RunnerSettings(concurrency=options.concurrency, deadline_s=options.deadline_s)
     )
     started = time.monotonic()
+    scanner = _SecretScanner(connection.client_secret, client)
     try:
-        result = runner.run(plan)
+        result = runner.run(plan, on_record=scanner.scan)
     finally:
         if run.session is None:
             session.close()
@@ -118,7 +120,35 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
     data = _build_report(run, options, now, records, plan.environments, result.hit_deadline)
     data["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
     secrets = [connection.client_secret, *client.issued_tokens()]
-    return Report(validate_report(redact_report(data, known_secrets=secrets)))
+    redacted = redact_report(data, known_secrets=secrets, redactor=scanner.redactor_for(secrets))
+    return Report(validate_report(redacted))
+
+
+class _SecretScanner:
+    """Scans each probe record's path and message for secrets as the record arrives, while the
+    run mostly waits on Anypoint, so redacting the report finds them already scanned.
+
+    Its redactor knows the secrets known so far (the connection's secret and the tokens issued);
+    when they change (a new token) it starts again, and the report only uses it if it knows
+    exactly the report's secrets — what is redacted is the same, only sooner scanned.
+    """
+
+    def __init__(self, client_secret: str, client: AnypointClient) -> None:
+        self._client_secret = client_secret
+        self._client = client
+        self._secrets: tuple[str, ...] | None = None
+        self._redactor: Redactor | None = None
+
+    def scan(self, record: ProbeRecord) -> None:
+        secrets = (self._client_secret, *self._client.issued_tokens())
+        if self._redactor is None or secrets != self._secrets:
+            self._secrets, self._redactor = secrets, Redactor(secrets)
+        for text in (record.path, record.message):
+            if text:
+                self._redactor.spans(text)
+
+    def redactor_for(self, secrets: Sequence[str]) -> Redactor | None:
+        return self._redactor if tuple(secrets) == self._secrets else None
 
 
 def pooled_session(concurrency: int, base_url: str) -> requests.Session:

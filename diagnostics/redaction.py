@@ -519,9 +519,19 @@ def merge_summaries(*summaries: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"count": sum(ordered.values()), "kinds": ordered}
 
 
-def redact_report(report: Mapping[str, Any], known_secrets: Iterable[str | None] = ()) -> dict:
-    """A redacted copy of a report with ``redactions`` filled in (added to any existing counts)."""
-    redactor = Redactor(known_secrets)
+def redact_report(
+    report: Mapping[str, Any],
+    known_secrets: Iterable[str | None] = (),
+    *,
+    redactor: Redactor | None = None,
+) -> dict:
+    """A redacted copy of a report with ``redactions`` filled in (added to any existing counts).
+
+    ``redactor``: one made with exactly ``known_secrets`` that has already scanned some of the
+    report's strings (the engine scans them while the run waits on Anypoint); it must not have
+    redacted anything yet, so the counts are this report's.
+    """
+    redactor = redactor or Redactor(known_secrets)
     body = {k: v for k, v in report.items() if k != "redactions"}
     redacted = redactor.redact(body)
     existing = report.get("redactions")
