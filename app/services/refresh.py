@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +28,13 @@ from app.crypto import SecretBox
 from app.models import Space
 from app.services.anypoint import anypoint_for
 from app.storage import list_spaces, snapshots, space_config
-from diagnostics.anypoint import AnypointClient, HostRateLimiter, resolve_base_url
+from diagnostics.anypoint import (
+    AnypointClient,
+    CachedToken,
+    HostRateLimiter,
+    RateLimiter,
+    resolve_base_url,
+)
 from diagnostics.catalogue import DATASETS_BY_KEY, PROBES_BY_KEY, probes_for_dataset
 from diagnostics.coverage import coverage_of
 from diagnostics.crawl import CrawlResult, Snapshot, crawl_datasets, crawled_datasets
@@ -149,7 +155,12 @@ def refresh_space(
     results = [DatasetRefresh(d, "disabled") for d in disabled]
     anypoint = anypoint_for(space, box, config)
     try:
-        with crawl_client(anypoint.connection, anypoint.session) as client:
+        with crawl_client(
+            anypoint.connection,
+            anypoint.session,
+            rate_limiter=anypoint.rate_limiter,
+            token_cache=anypoint.token_cache,
+        ) as client:
             deadline = client.retry.clock() + deadline_s
             try:
                 organization_id = resolve_organization_id(client, deadline)
@@ -181,16 +192,24 @@ def refresh_space(
 
 @contextmanager
 def crawl_client(
-    connection: Connection, session: requests.Session | None
+    connection: Connection,
+    session: requests.Session | None,
+    *,
+    rate_limiter: RateLimiter | None = None,
+    token_cache: MutableMapping[Any, CachedToken] | None = None,
 ) -> Iterator[AnypointClient]:
-    """A client for a crawl, paced and pooled like a diagnostics run's (same rate limit)."""
+    """A client for a crawl, paced and pooled like a diagnostics run's: the space's shared budget
+    (``rate_limiter``, ``token_cache``: the organization's, across processes) when it has one,
+    else a rate limit of its own at the diagnosis's rate."""
     own = None
     if session is None:
         base_url = resolve_base_url(connection.control_plane, connection.base_url)
         session = own = pooled_session(CRAWL_CONCURRENCY, base_url)
-    limiter = HostRateLimiter(DEFAULT_RATE_PER_SECOND, burst=CRAWL_CONCURRENCY)
+    limiter = rate_limiter or HostRateLimiter(DEFAULT_RATE_PER_SECOND, burst=CRAWL_CONCURRENCY)
     try:
-        with AnypointClient(connection, session=session, rate_limiter=limiter) as client:
+        with AnypointClient(
+            connection, session=session, rate_limiter=limiter, token_cache=token_cache
+        ) as client:
             yield client
     finally:
         if own is not None:

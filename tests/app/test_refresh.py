@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app import storage
 from app.crypto import SecretBox
 from app.models import DatasetSnapshot
+from app.services import anypoint as anypoint_service
 from app.storage import snapshots
 from diagnostics.simulator import load_scenario
 from tests.app.conftest import CLOUD_A, CLOUD_B, SITE_A, SITE_B, make_app
@@ -415,6 +416,53 @@ def test_live_refresh_through_the_real_client(
         stored = rows(app)
         assert stored[("api_manager", "env-sbx")].payload["items"][0]["assetId"] == "orders-api"
         assert "live-token-1" not in (stored[("api_manager", "env-prod")].last_error or "")
+    finally:
+        app.extensions["db"].dispose()
+
+
+class RecordingLimiter:
+    """A shared budget's limiter that lets every call through and notes it."""
+
+    def __init__(self) -> None:
+        self.hosts: list[str] = []
+
+    def acquire(self, host: str, deadline: float | None = None) -> bool:
+        self.hosts.append(host)
+        return True
+
+
+def test_a_live_refresh_spends_the_organizations_shared_budget(
+    forge_keys: Any,
+    forge_headers: Headers,
+    app_config: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Like a diagnosis, a refresh takes its turns (and its token) from the budget every process
+    shares for the organization, not from a rate limit of its own."""
+    limiter, tokens = RecordingLimiter(), {}
+    monkeypatch.setattr(anypoint_service, "shared_budget", lambda *_: (limiter, tokens))
+    app = make_app({**app_config, "MULESIGHT_ANYPOINT_MODE": "live"})
+    try:
+        client = app.test_client()
+        connect(app, client, forge_headers, organization_id=ORG)
+        mock = forge_keys.mock
+        mock.post(
+            f"{ANYPOINT}/accounts/api/v2/oauth2/token",
+            json={"access_token": "live-token-2", "token_type": "bearer", "expires_in": 3600},
+        )
+        mock.get(
+            f"{ANYPOINT}/accounts/api/organizations/{ORG}/environments",
+            json={"data": [{"id": "env-sbx", "name": "Sandbox", "type": "sandbox"}], "total": 1},
+        )
+        apis = f"{ANYPOINT}/apimanager/api/v1/organizations/{ORG}/environments/env-sbx/apis"
+        mock.get(apis, json={"total": 0, "assets": []})
+
+        response = refresh(client, forge_headers, dataset="api_manager")
+
+        assert response.status_code == 200, response.json
+        sent = [c for c in mock.calls if c.request.url.startswith(ANYPOINT)]
+        assert len(sent) == 3 and limiter.hosts == ["anypoint.mulesoft.com"] * 3
+        assert len(tokens) == 1  # the token went to the shared cache
     finally:
         app.extensions["db"].dispose()
 
