@@ -2,11 +2,12 @@
 
 It executes every plan — a diagnosis that samples and a refresh crawl that reads every page —
 the same way: probes run concurrently on the run's own ``concurrency`` threads (the client's
-per-host rate limiter paces them, its retry policy retries them), the deepest planned probe first
-— a listing's items are visited, and let go of, before more is listed. A run returns within its deadline whatever
-Anypoint does: a probe still waiting at the deadline is recorded as ``timeout`` and the probes that
-depend on it as skipped. An exception inside a probe becomes an ``error`` record, never a crashed
-run. ``on_record`` sees each record as it is made (a crawl streams them into its cache).
+per-host rate limiter paces them, its retry policy retries them), the deepest planned probe
+first, so a listing's items are visited, and let go of, before more is listed. A run returns
+within its deadline whatever Anypoint does: a probe still waiting at the deadline is recorded as
+``timeout`` and the probes that depend on it as skipped. An exception inside a probe becomes an
+``error`` record, never a crashed run. ``on_record`` sees each record as it is made (a crawl
+streams them into its cache).
 """
 
 from __future__ import annotations
