@@ -1,7 +1,7 @@
 """A Service Management stand-in on loopback, for tests and benchmarks that run real processes.
 
 It answers the calls the JSM connector makes (comments, the comment list, temporary uploads,
-attachments with their comment, labels) after ``latency`` seconds each, keeps everything it was
+attachments with their comment, labels, an issue's labels) after ``latency`` seconds each, keeps everything it was
 sent per ticket, and counts the TCP connections it accepted (kept-open connections show as few).
 With ``hold_first_comment``, the first internal comment is recorded and then its answer is held
 until :meth:`release` — the moment to kill the worker that sent it (its outcome is then unknown
@@ -115,6 +115,11 @@ class JsmStandIn:
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 self._pause()
+                issue = _ISSUE.match(url.path)
+                if issue:
+                    with standin.lock:
+                        present = sorted({x for xs in standin.labels[issue.group(1)] for x in xs})
+                    return self._answer(200, {"key": issue.group(1), "fields": {"labels": present}})
                 match = _COMMENT.match(url.path)
                 if not match:
                     return self._answer(404, {"errorMessage": "not found"})

@@ -15,7 +15,9 @@ job sends nothing new. Payloads are redacted before they are stored.
   again. A message whose earlier claim expired without an outcome (the worker died mid-call: the
   comment may have been posted) is *in doubt*: before sending it again, a connector that can
   (:class:`~app.tickets.MarkerSearch`, Service Management) is asked for the message's own
-  marker — a reference line every comment carries — and a found one counts as delivered.
+  marker — a reference line every comment carries — and a found one counts as delivered; labels
+  already on the ticket count as delivered too. A try that ended with no answer (a read
+  timeout, a connection dropped mid-call) leaves its message in doubt the same way.
 - **concurrently** — a batch's independent calls go out together (comments of one ticket stay in
   order, in one lane; attachments and labels each in their own), for connectors that allow it. A retryable :class:`~app.tickets.TicketError` (or an unexpected exception) schedules the
   next attempt with exponential backoff and jitter; a non-retryable one, or the last allowed
@@ -312,17 +314,27 @@ def deliver(
     raise TicketError(f"unknown outbox operation {operation!r}", retryable=False)
 
 
+LABELS_PRESENT = "present"
+
+
 def already_delivered(
     connector: TicketConnector, operation: str, payload: Mapping[str, Any], idempotency_key: str
 ) -> str | None:
-    """For a message in doubt: the id of the comment carrying its marker, if the system has one.
+    """For a message in doubt: the id of the comment carrying its marker, or
+    :data:`LABELS_PRESENT` when the ticket has the labels already; ``None``: send it.
 
-    Labels need no look-up (adding a label twice changes nothing); a connector that cannot search
-    (the local store writes and marks delivered in one transaction) is never in doubt.
+    A connector that cannot search (the local store writes and marks delivered in one
+    transaction) is never in doubt.
     """
-    if operation not in (COMMENT, ATTACH) or not isinstance(connector, MarkerSearch):
+    if not isinstance(connector, MarkerSearch):
         return None
-    return connector.find_marker(str(payload["ticket"]), marker(idempotency_key))
+    ticket = str(payload["ticket"])
+    if operation == LABELS:
+        labels = [str(label) for label in payload["labels"]]
+        return LABELS_PRESENT if connector.has_labels(ticket, labels) else None
+    if operation in (COMMENT, ATTACH):
+        return connector.find_marker(ticket, marker(idempotency_key))
+    return None
 
 
 class Dispatcher:
@@ -411,7 +423,8 @@ class Dispatcher:
     ) -> list[tuple[int, bool, str, str, str]]:
         """Claim due messages: ``(id, in doubt, target, operation, ticket)`` in message order.
 
-        In doubt: an earlier claim ended without an outcome recorded (its worker died).
+        In doubt: an earlier claim ended without an outcome recorded (its worker died, or its
+        call got no answer).
         """
         now = self.clock()
         with self.session_factory() as session:
@@ -493,7 +506,8 @@ class Dispatcher:
                     result = deliver(connector, operation, payload, idempotency_key=key)
             except TicketError as exc:
                 session.rollback()
-                self._failed(session, message_id, exc.message, exc.retryable, report)
+                doubt = claim if exc.outcome_unknown else None
+                self._failed(session, message_id, exc.message, exc.retryable, report, doubt)
                 return
             except Exception as exc:  # a bug or an unexpected library error: try again later
                 log.exception("outbox delivery of %s crashed", key)
@@ -517,13 +531,17 @@ class Dispatcher:
         error: str,
         retryable: bool,
         report: DispatchReport,
+        doubt: str | None = None,
     ) -> None:
+        """Count a failed try. ``doubt``: the call may have been done (no answer came) — the
+        claim's name stays on the message, so the next try looks before sending, as after a
+        crash."""
         message = session.get(OutboxMessage, message_id)
         if message is None:
             return
         message.attempts += 1
         message.last_error = redact_text(error)[:ERROR_LIMIT]
-        message.claimed_by = message.claimed_until = None
+        message.claimed_by, message.claimed_until = doubt, None
         if retryable and message.attempts < self.policy.max_attempts:
             wait = self.policy.delay(message.attempts, self.rng)
             message.next_attempt_at = self.clock() + wait
@@ -553,6 +571,7 @@ __all__ = [
     "DEAD",
     "DELIVERED",
     "LABELS",
+    "LABELS_PRESENT",
     "PENDING",
     "DispatchReport",
     "Dispatcher",

@@ -19,11 +19,21 @@ def is_retryable_status(status: int) -> bool:
 class TicketError(Exception):
     """A ticket operation failed; ``message`` is safe to store and show (never credentials)."""
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.status = status
+        # The request may have reached the system (no answer came back: a read timeout, a
+        # connection dropped mid-call): a write may have been made, so look before sending again.
+        self.outcome_unknown = outcome_unknown
 
     @classmethod
     def for_status(cls, message: str, status: int) -> TicketError:
@@ -82,12 +92,16 @@ class TicketConnector(Protocol):
 
 @runtime_checkable
 class MarkerSearch(Protocol):
-    """A connector that can find a comment by a reference it carries (see the outbox).
+    """A connector that can find its own earlier writes on a ticket (see the outbox).
 
     Used when an earlier try's outcome is unknown, for systems with no idempotency key of their
-    own: look for the marker before sending again.
+    own: look for the write before sending it again.
     """
 
     def find_marker(self, key: str, marker: str) -> str | None:
         """The id of a comment on ticket ``key`` whose body contains ``marker``, else ``None``."""
+        ...
+
+    def has_labels(self, key: str, labels: Sequence[str]) -> bool:
+        """Whether ticket ``key`` carries every one of ``labels`` already."""
         ...

@@ -11,6 +11,7 @@ backoff) and every request carries the timeout, so a slow or rate-limiting site 
 - labels: ``PUT /rest/api/3/issue/{key}`` ``{"update": {"labels": [{"add": label}, ...]}}``
 - read: ``GET /rest/api/3/issue/{key}``
 - find a marker: ``GET /rest/servicedeskapi/request/{key}/comment`` (public and internal, paged)
+- labels already there: ``GET /rest/api/3/issue/{key}?fields=labels``
 
 The files of one attachment call are uploaded concurrently; one connector (and its pooled
 ``requests`` session, connections kept open) serves every thread of a process.
@@ -145,6 +146,16 @@ class JsmConnector:
             start += len(values)
         return None
 
+    def has_labels(self, key: str, labels: Sequence[str]) -> bool:
+        """Whether the issue carries every one of ``labels`` (an earlier try's labels landed)."""
+        with self._errors("labels read", key):
+            answer = self._client.get(
+                f"rest/api/3/issue/{_path_key(key)}", params={"fields": "labels"}
+            )
+        fields = answer.get("fields") if isinstance(answer, Mapping) else None
+        present = fields.get("labels") if isinstance(fields, Mapping) else None
+        return isinstance(present, list) and set(labels) <= {str(label) for label in present}
+
     def add_labels(self, key: str, labels: Sequence[str]) -> None:
         if not labels:
             return
@@ -214,14 +225,20 @@ class JsmConnector:
             if status is None:
                 raise TicketError(message, retryable=False) from None
             raise TicketError.for_status(message, status) from None
-        except requests.Timeout:
+        except requests.ConnectTimeout:  # never connected: nothing was sent
+            message = (
+                f"JSM {operation} on {key}: could not connect within {self._client.timeout:g} s"
+            )
+            log.warning("%s", message)
+            raise TicketError(message, retryable=True) from None
+        except requests.Timeout:  # sent, no answer: it may have been done
             message = f"JSM {operation} on {key} timed out after {self._client.timeout:g} s"
             log.warning("%s", message)
-            raise TicketError(message, retryable=True) from None
-        except requests.ConnectionError as exc:
-            message = f"JSM {operation} on {key}: could not connect ({type(exc).__name__})"
+            raise TicketError(message, retryable=True, outcome_unknown=True) from None
+        except requests.ConnectionError as exc:  # refused, or dropped mid-call: cannot tell which
+            message = f"JSM {operation} on {key}: the connection failed ({type(exc).__name__})"
             log.warning("%s", message)
-            raise TicketError(message, retryable=True) from None
+            raise TicketError(message, retryable=True, outcome_unknown=True) from None
         except requests.RequestException as exc:
             message = f"JSM {operation} on {key} failed ({type(exc).__name__})"
             log.warning("%s", message)

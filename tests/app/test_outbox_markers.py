@@ -128,18 +128,33 @@ def test_attachments_in_doubt_are_found_by_their_note(app: Flask, session: Sessi
         public=False,
         now=T0,
     )
-    outbox.enqueue_labels(
-        session, "ev-1:labels", target=TARGET_JSM, ticket="SUP-7", labels=["a"], now=T0
-    )
     session.commit()
     clock = Clock()
     crash_mid_delivery(app, clock)
     with responses.RequestsMock() as jsm:
         jsm.get(SEARCH_URL, json=page(marker_line("ev-1:attach:internal")))
-        jsm.put(LABELS_URL, status=204)  # labels: adding twice changes nothing, no search
         report = dispatcher(app, clock).run_once()
-        assert sorted(c.request.method for c in jsm.calls) == ["GET", "PUT"]
-    assert report.delivered == ["ev-1:attach:internal", "ev-1:labels"]
+        assert [c.request.method for c in jsm.calls] == ["GET"]
+    assert report.delivered == ["ev-1:attach:internal"]
+
+
+@pytest.mark.parametrize(("on_ticket", "put"), [(["b", "a", "x"], False), (["b"], True)])
+def test_labels_in_doubt_are_read_and_put_only_if_missing(
+    app: Flask, session: Session, on_ticket: list[str], put: bool
+) -> None:
+    outbox.enqueue_labels(
+        session, "ev-1:labels", target=TARGET_JSM, ticket="SUP-7", labels=["a", "b"], now=T0
+    )
+    session.commit()
+    clock = Clock()
+    crash_mid_delivery(app, clock)
+    with responses.RequestsMock() as jsm:
+        jsm.get(LABELS_URL, json={"key": "SUP-7", "fields": {"labels": on_ticket}})
+        if put:
+            jsm.put(LABELS_URL, status=204)
+        assert dispatcher(app, clock).run_once().delivered == ["ev-1:labels"]
+        assert [c.request.method for c in jsm.calls] == ["GET", "PUT"] if put else ["GET"]
+        assert "fields=labels" in jsm.calls[0].request.url
 
 
 def test_attachments_carry_their_marker_as_the_comment(app: Flask, session: Session) -> None:
