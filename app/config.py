@@ -153,12 +153,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MULESIGHT_JOB_LEASE_S",
         60.0,
-        "How long a worker owns a running job before the sweeper gives it to another; also how "
-        "long a queued job waits for a worker before it is woken again.",
+        "How long a running job's lease lasts: its worker renews it while alive, so a dead "
+        "worker's job goes to another within this; also how long a queued job waits for a "
+        "worker before it is woken again.",
         float,
     ),
     Setting(
         "MULESIGHT_JOB_MAX_ATTEMPTS", 5, "Tries of a failing job before it is marked failed.", int
+    ),
+    Setting(
+        "MULESIGHT_JOB_TIMEOUT_S",
+        900,
+        "Longest one job may run on a Redis worker before RQ stops it (a live worker renews its "
+        "lease meanwhile, so a long job is never given to a second worker).",
+        int,
     ),
     Setting(
         "MULESIGHT_SWEEP_INTERVAL_S",

@@ -189,7 +189,7 @@ class RedisQueue(JobQueue):
         self.redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.name = str(app.config.get("MULESIGHT_QUEUE_NAME") or "mulesight")
         self.rq = Queue(self.name, connection=self.redis)
-        self.job_timeout = int(self.policy.lease.total_seconds() * 4)
+        self.job_timeout = int(app.config.get("MULESIGHT_JOB_TIMEOUT_S") or 900)
 
     def wake(self, job_id: int) -> None:
         try:

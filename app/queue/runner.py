@@ -1,5 +1,8 @@
 """Run one recorded job: claim its row, call its function in a fresh app context, record the end.
 
+While the function runs, a :class:`~app.queue.heartbeat.Heartbeat` renews the job's lease, so
+only a dead process's job is ever handed to another worker by the sweeper.
+
 Job functions are registered by name with :func:`job` (see :mod:`app.jobs`); each takes its
 JSON-able payload and may return a JSON-able result. Raising :class:`JobFailed` ends the job
 with that message (and ``result``) without retrying unless ``retryable``; any other exception is
@@ -17,6 +20,7 @@ from flask import Flask
 
 from app.clock import EXTENSION as CLOCK_EXTENSION
 from app.queue import store
+from app.queue.heartbeat import Heartbeat
 from diagnostics.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -65,10 +69,15 @@ def execute(app: Flask, job_id: int, worker: str) -> str | None:
         if claimed is None:
             return None
         function = JOBS.get(claimed.kind)
+
+        def renew() -> None:
+            store.renew(sessions, job_id, worker, now=clock(), lease=policy.lease)
+
         try:
             if function is None:
                 raise JobFailed(f"unknown job kind {claimed.kind!r}")
-            result = function(claimed.payload)
+            with Heartbeat.for_lease(renew, policy.lease.total_seconds(), f"job-{job_id}"):
+                result = function(claimed.payload)
         except JobFailed as exc:
             log.warning("job %s (%s) failed: %s", job_id, claimed.kind, exc.message)
             return store.fail(

@@ -6,6 +6,7 @@ conditional ``UPDATE``, so two processes never both own a job:
 - :func:`submit` adds a ``queued`` row to the caller's transaction (a key already there is kept:
   submitting twice is a no-op; a ``failed`` one is queued again).
 - :func:`claim` turns ``queued`` into ``running`` with a lease; only one caller gets it.
+- :func:`renew` extends the lease of a job its caller still owns (the runner's heartbeat).
 - :func:`finish` / :func:`fail` end the attempt — only if the caller still owns it.
 - :func:`sweep` re-queues what nobody is doing: a ``running`` job whose lease expired (its worker
   died), a ``queued`` job nobody took before its wake-by time (a lost wake-up), a ``waiting``
@@ -122,6 +123,26 @@ def claim(
         return Claimed(job.id, job.kind, dict(job.payload), job.attempts)
 
 
+def renew(
+    session_factory: Callable[[], Session],
+    job_id: int,
+    worker: str,
+    *,
+    now: datetime,
+    lease: timedelta,
+) -> bool:
+    """Extend the lease of running job ``job_id`` if ``worker`` still owns it."""
+    with session_factory() as session:
+        changed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == RUNNING, Job.claimed_by == worker[:64])
+            .values(lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+        return changed == 1
+
+
 def finish(
     session_factory: Callable[[], Session],
     job_id: int,
@@ -229,6 +250,7 @@ __all__ = [
     "fail",
     "finish",
     "get_job",
+    "renew",
     "submit",
     "sweep",
 ]

@@ -10,7 +10,8 @@ job sends nothing new. Payloads are redacted before they are stored.
 - **claim** — one statement marks a batch as owned by this run
   (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`` on PostgreSQL, the same conditional
   ``UPDATE`` under SQLite's single writer), so two workers never hold the same message. A claim
-  is a lease: a worker that dies mid-delivery leaves the message to be claimed again later.
+  is a lease, renewed while the worker delivers (:class:`~app.queue.heartbeat.Heartbeat`): a
+  worker that dies mid-delivery leaves the message to be claimed again once its lease ran out.
 - **deliver** — success marks it ``delivered`` with the ids the system answered; it is never sent
   again. A message whose earlier claim expired without an outcome (the worker died mid-call: the
   comment may have been posted) is *in doubt*: before sending it again, a connector that can
@@ -46,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.models import OutboxMessage
+from app.queue.heartbeat import Heartbeat
 from app.tickets import Attachment, MarkerSearch, TicketConnector, TicketError
 from diagnostics.redaction import Redactor, redact_text
 
@@ -372,20 +374,38 @@ class Dispatcher:
         batch = self._claim_batch(claim, limit, prefix)
         outcomes: dict[int, tuple[str, str]] = {}
         lanes = self._lanes(batch)
-        if len(lanes) <= 1:
-            for lane in lanes:
-                self._deliver_lane(lane, claim, outcomes)
-        else:
-            with ThreadPoolExecutor(min(MAX_LANES, len(lanes)), "outbox") as pool:
-                for done in [
-                    pool.submit(self._deliver_lane, lane, claim, outcomes) for lane in lanes
-                ]:
-                    done.result()
+        if lanes:
+            with Heartbeat.for_lease(
+                lambda: self._renew(claim), self.policy.lease.total_seconds(), claim
+            ):
+                self._deliver_lanes(lanes, claim, outcomes)
         report = DispatchReport()
         for message_id in sorted(outcomes):
             kind, key = outcomes[message_id]
             getattr(report, kind).append(key)
         return report
+
+    def _deliver_lanes(
+        self, lanes: list[list[tuple[int, bool]]], claim: str, outcomes: dict[int, tuple[str, str]]
+    ) -> None:
+        if len(lanes) == 1:
+            self._deliver_lane(lanes[0], claim, outcomes)
+            return
+        with ThreadPoolExecutor(min(MAX_LANES, len(lanes)), "outbox") as pool:
+            for done in [pool.submit(self._deliver_lane, lane, claim, outcomes) for lane in lanes]:
+                done.result()
+
+    def _renew(self, claim: str) -> None:
+        """Keep this run's claims while it delivers (a slow call must not let another worker
+        take a message this one may be sending)."""
+        with self.session_factory() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.claimed_by == claim, OutboxMessage.status == PENDING)
+                .values(claimed_until=self.clock() + self.policy.lease)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
 
     def _lanes(self, batch: list[tuple[int, bool, str, str, str]]) -> list[list[tuple[int, bool]]]:
         """Independent calls in separate lanes: a ticket's comments in order in one lane, each

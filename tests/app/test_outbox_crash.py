@@ -8,11 +8,13 @@ import json
 import random
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
 import responses
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -206,3 +208,43 @@ def test_a_write_that_got_no_answer_is_looked_for_before_it_is_sent_again(
         site.unanswered = None
         deliver_until_done(app, clock, site)
     assert site.counts() == dict.fromkeys(WRITES, 1)
+
+
+def test_a_slow_call_keeps_its_claim_so_no_other_worker_sends_the_message_meanwhile(
+    app: Flask, session: Session
+) -> None:
+    """The claim is renewed while the call lasts (here: longer than three leases)."""
+    from app.models import OutboxMessage
+    from tests.app.test_outbox import FakeConnector, comment
+    from tests.app.test_queue import wait_until
+
+    comment(session)
+    clock = Clock()
+    lease = RetryPolicy(lease=timedelta(seconds=0.2))  # renewed every 0.05 s of real time
+    others: list[int] = []
+
+    def claimed_until() -> Any:
+        with app.extensions["db"].session() as fresh:
+            return fresh.scalar(sa.select(OutboxMessage.claimed_until))
+
+    class Slow(FakeConnector):
+        def add_comment(self, key: str, body_markdown: str, *, public: bool) -> str:
+            for _ in range(3):
+                clock.advance(seconds=1)
+                wait_until(lambda: claimed_until() > clock())
+                other = Dispatcher(
+                    app.extensions["db"].sessionmaker,
+                    lambda _s, _t: FakeConnector(),
+                    policy=lease,
+                    clock=clock,
+                    worker="other",
+                )
+                others.append(other.run_once().attempted)
+            return super().add_comment(key, body_markdown, public=public)
+
+    slow = Slow()
+    first = Dispatcher(
+        app.extensions["db"].sessionmaker, lambda _s, _t: slow, policy=lease, clock=clock
+    )
+    assert first.run_once().delivered == ["ev-1:comment:internal"]
+    assert others == [0, 0, 0] and len(slow.calls) == 1

@@ -426,3 +426,61 @@ def test_serve_and_worker_document_their_options(app: Flask) -> None:
     assert "--workers" in runner.invoke(serve, ["--help"]).output
     assert "--processes" in runner.invoke(worker, ["--help"]).output
     assert runner.invoke(serve, ["--workers", "0"]).exit_code == 2
+
+
+# -- leases of live workers -------------------------------------------------------------------------
+
+
+def wait_until(check: Any, patience: float = 30.0) -> None:
+    """Poll ``check`` (a patience for a background thread, not a timing threshold)."""
+    import time
+
+    end = time.monotonic() + patience
+    while not check():
+        assert time.monotonic() < end, "gave up waiting"
+        time.sleep(0.01)
+
+
+def test_a_live_worker_renews_its_lease_so_the_sweeper_never_gives_its_job_away(
+    app: Flask, clock: Clock
+) -> None:
+    """The job runs far longer than one lease; its heartbeat keeps it, and it runs once."""
+    app.config["MULESIGHT_JOB_LEASE_S"] = 0.2  # renewed every 0.05 s of real time
+    lease = timedelta(seconds=0.2)
+    sessions = app.extensions["db"].sessionmaker
+    runs: list[int] = []
+
+    @jobs.job("test_slow")
+    def slow(payload: Mapping[str, Any]) -> None:
+        runs.append(payload["n"])
+        for _ in range(3):  # three leases pass while it works
+            clock.advance(1)
+            wait_until(lambda: row(app, job_id).lease_until > clock())
+            assert store.sweep(sessions, now=clock(), lease=lease) == []
+
+    try:
+        with app.extensions["db"].session() as session:
+            job_id = store.submit(
+                session, "test_slow", {"n": 1}, key="slow", now=NOW, policy=POLICY
+            ).id
+            session.commit()
+        assert execute(app, job_id, "w") == "done"
+    finally:
+        jobs.JOBS.pop("test_slow", None)
+    job = row(app, job_id)
+    assert (runs, job.attempts) == ([1], 1)
+    # Once it ended, nothing renews it: a finished job is never swept.
+    clock.advance(60)
+    assert store.sweep(sessions, now=clock(), lease=lease) == []
+
+
+def test_renewing_needs_the_claim(db_app: Flask) -> None:
+    job_id = submit(db_app, {}, "k")
+    sessions = db_app.extensions["db"].sessionmaker
+    store.claim(sessions, job_id, "a", now=NOW, lease=LEASE)
+    later = NOW + timedelta(seconds=30)
+    assert store.renew(sessions, job_id, "b", now=later, lease=LEASE) is False
+    assert store.renew(sessions, job_id, "a", now=later, lease=LEASE) is True
+    assert row(db_app, job_id).lease_until == later + LEASE
+    store.finish(sessions, job_id, "a", now=later)
+    assert store.renew(sessions, job_id, "a", now=later, lease=LEASE) is False
