@@ -182,6 +182,14 @@ SETTINGS: tuple[Setting, ...] = (
         float,
     ),
     Setting(
+        "MULESIGHT_REFRESH_WAIT_S",
+        22.0,
+        "How long a refresh request (Forge, Rovo, the scheduled trigger) waits for its refresh "
+        "jobs before answering; a refresh still going finishes in the background. Below Forge's "
+        "25 s limit.",
+        float,
+    ),
+    Setting(
         "MULESIGHT_SHARED_DIAGNOSIS_S",
         300.0,
         "Tickets about one space share a diagnostics run this recent (0: a run per ticket).",

@@ -53,6 +53,7 @@ ENRICH_WEBHOOK_EVENT = "enrich_webhook_event"
 ENRICH_LOCAL_TICKET = "enrich_local_ticket"
 DISPATCH_OUTBOX = "dispatch_outbox"
 DIAGNOSTIC_RUN = "diagnostic_run"
+REFRESH_SPACE = "refresh_space"
 
 
 def event_job_key(event_id: int) -> str:
@@ -109,6 +110,14 @@ def dispatch_outbox(payload: Mapping[str, Any]) -> None:
     dispatch_pending(current_app.config, get_db().sessionmaker, prefix=payload.get("prefix"))
 
 
+@job(REFRESH_SPACE)
+def refresh_space(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A space's dataset refresh, manual or scheduled (:mod:`app.services.refresh_jobs`)."""
+    from app.services.refresh_jobs import run_refresh_job
+
+    return run_refresh_job(payload)
+
+
 @job(DIAGNOSTIC_RUN)
 def diagnostic_run(payload: Mapping[str, Any]) -> dict[str, Any]:
     """A run asked for by Forge (:func:`app.services.runs.run_recorded`)."""
@@ -123,6 +132,7 @@ __all__ = [
     "ENRICH_LOCAL_TICKET",
     "ENRICH_WEBHOOK_EVENT",
     "JOBS",
+    "REFRESH_SPACE",
     "InProcessQueue",
     "JobFailed",
     "JobQueue",

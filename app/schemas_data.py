@@ -198,7 +198,10 @@ class ScheduledRefreshOut(Schema):
     deferred = fields.List(
         fields.String(),
         required=True,
-        metadata={"description": "Due spaces left for the next run (time budget spent)."},
+        metadata={
+            "description": "Due spaces whose refresh job was still going when the trigger "
+            "answered; it finishes in the background."
+        },
     )
 
 
@@ -287,7 +290,11 @@ class MissingEnvironmentOut(Schema):
 
 class RovoOut(Schema):
     status = fields.String(
-        required=True, metadata={"description": "ok / no-data / disabled / context-required"}
+        required=True,
+        metadata={
+            "description": "ok / no-data / disabled / context-required; a refresh also "
+            "pending / error"
+        },
     )
     message = fields.String(required=True, metadata={"description": "Say this to the user."})
     space_key = fields.String(allow_none=True)

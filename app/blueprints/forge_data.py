@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from app import clock, storage
 from app.auth import forge_required
 from app.crypto import secret_box
 from app.db import get_session
 from app.errors import ApiError
+from app.jobs import JobQueue, get_queue
 from app.models import Space
 from app.openapi import api_endpoint
 from app.schemas_data import (
@@ -35,9 +36,10 @@ from app.schemas_data import (
     ScopesQuery,
     SpaceKeyIn,
 )
-from app.services import connected_app, datasets, refresh, rovo
+from app.services import connected_app, datasets, refresh, refresh_jobs, rovo
 from app.services.datasets import DatasetView
-from app.services.refresh import RefreshSummary, ScheduledSummary
+from app.services.refresh import RefreshSummary
+from app.services.refresh_jobs import ScheduledSummary
 
 bp = Blueprint("forge_data", __name__, url_prefix="/forge/v1")
 TAGS = ["forge"]
@@ -99,23 +101,55 @@ def post_refresh(body: dict[str, Any]) -> RefreshSummary:
     ``dataset: endpoints`` with ``group_id``/``asset_id``/``version`` (or a macro ``target``)
     seeds the endpoints cache with that asset's spec. A failed environment keeps its last good
     data. 409 when the dataset is turned off for the space.
+
+    The refresh is a background job (one per space and dataset at a time: asking again while
+    it runs waits for the same one); the request waits up to ``MULESIGHT_REFRESH_WAIT_S``. A
+    refresh not finished by then answers 202 and goes on; its data shows in the cache when done.
+    ---
+    post:
+      responses:
+        '202':
+          description: The refresh goes on in the background; read the dataset later.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [space_key, state, message]
+                properties:
+                  space_key: {type: string}
+                  state: {type: string, enum: [queued, running]}
+                  message: {type: string, description: Say this to the user.}
     """
     session = get_session()
     space = storage.get_space(session, g.tenant.installation_id, body["space_key"])
     asset = _asset(session, space, body)
     try:
-        return refresh.refresh_space(
-            session,
-            space,
-            secret_box(),
-            current_app.config,
-            dataset=body["dataset"],
-            asset=asset,
+        return refresh_jobs.refresh_now(
+            _queue(), session, space, dataset=body["dataset"], asset=asset, wait_s=_wait_s()
         )
     except refresh.DatasetDisabled as exc:
         raise ApiError(409, "dataset_disabled", str(exc)) from None
     except refresh.EndpointsTargetRequired as exc:
         raise ApiError(422, "validation_error", str(exc), fields={"group_id": [str(exc)]}) from None
+    except refresh_jobs.RefreshFailed as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    except refresh_jobs.RefreshPending as exc:
+        return _pending(exc)
+
+
+def _queue() -> JobQueue:
+    return get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def _wait_s() -> float:
+    return float(current_app.config.get("MULESIGHT_REFRESH_WAIT_S") or 0)
+
+
+def _pending(exc: refresh_jobs.RefreshPending) -> Response:
+    """202: the refresh goes on in the background (its data shows in the cache when done)."""
+    response = jsonify({"space_key": exc.space_key, "state": exc.state, "message": str(exc)})
+    response.status_code = 202
+    return response
 
 
 def _asset(session: Any, space: Space, body: dict[str, Any]) -> refresh.AssetRef | None:
@@ -157,14 +191,15 @@ def get_dataset(dataset: str, query: dict[str, Any]) -> DatasetView:
 def post_scheduled_refresh() -> ScheduledSummary:
     """The hourly scheduled trigger: refresh this installation's spaces whose interval elapsed.
 
-    Longest-waiting first within 20 s; spaces that do not fit are ``deferred`` to the next run.
+    One background job per due space; the answer waits up to ``MULESIGHT_REFRESH_WAIT_S`` and
+    lists the spaces refreshed by then, and as ``deferred`` those still refreshing.
     """
-    return refresh.refresh_due_spaces(
+    return refresh_jobs.run_scheduled(
+        _queue(),
         get_session(),
         _now(),
-        secret_box(),
-        current_app.config,
         installation_id=g.tenant.installation_id,
+        wait_s=_wait_s(),
     )
 
 
@@ -214,13 +249,15 @@ def post_rovo_refresh_dataset(body: dict[str, Any]) -> Any:
     space = _rovo_space(body)
     if space is None:
         return rovo.context_required()
+    session = get_session()
     return rovo.refresh_dataset(
-        get_session(),
+        session,
         space,
-        secret_box(),
-        current_app.config,
         dataset=body["dataset"],
         now=_now(),
+        refresh=lambda dataset: refresh_jobs.refresh_now(
+            _queue(), session, space, dataset=dataset, wait_s=_wait_s()
+        ),
     )
 
 

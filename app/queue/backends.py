@@ -49,8 +49,11 @@ class JobQueue:
         *,
         key: str | None = None,
         installation_id: str | None = None,
+        again: bool = False,
     ) -> Job:
-        """Record job ``name`` in the caller's transaction; call :meth:`wake` after the commit."""
+        """Record job ``name`` in the caller's transaction; call :meth:`wake` after the commit.
+
+        ``again``: see :func:`app.queue.store.submit`."""
         if name not in JOBS:
             raise KeyError(f"unknown job {name!r}")
         return store.submit(
@@ -61,6 +64,7 @@ class JobQueue:
             now=clock_of(self.app)(),
             policy=self.policy,
             installation_id=installation_id,
+            again=again,
         )
 
     def enqueue(self, name: str, payload: Mapping[str, Any], *, key: str | None = None) -> int:

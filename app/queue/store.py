@@ -4,7 +4,8 @@ The database is the record, the queue only a wake-up (design note 13). Every sta
 conditional ``UPDATE``, so two processes never both own a job:
 
 - :func:`submit` adds a ``queued`` row to the caller's transaction (a key already there is kept:
-  submitting twice is a no-op; a ``failed`` one is queued again).
+  submitting twice is a no-op; a ``failed`` one — or, for a slot key, a ``done`` one — is
+  queued again).
 - :func:`claim` turns ``queued`` into ``running`` with a lease; only one caller gets it.
 - :func:`renew` extends the lease of a job its caller still owns (the runner's heartbeat).
 - :func:`finish` / :func:`fail` end the attempt — only if the caller still owns it.
@@ -70,13 +71,21 @@ def submit(
     now: datetime,
     policy: JobPolicy,
     installation_id: str | None = None,
+    again: bool = False,
 ) -> Job:
-    """Add the job to the caller's transaction (flushed, so ``id`` is set); the caller commits."""
+    """Add the job to the caller's transaction (flushed, so ``id`` is set); the caller commits.
+
+    ``again``: the key names a slot (one space's refresh), not one piece of work — a finished job
+    under it (done too) is queued again with ``payload``; an unfinished one is returned as is.
+    """
     job = session.scalar(select(Job).where(Job.key == key))
     if job is not None:
-        if job.status == FAILED:
+        if job.status == FAILED or (again and job.status == DONE):
             job.status, job.attempts, job.error = QUEUED, 0, None
             job.lease_until = now + policy.lease
+            if again:
+                job.payload, job.result, job.created_at = dict(payload), None, now
+                job.started_at = job.finished_at = None
         return job
     job = Job(
         key=key,

@@ -4,7 +4,8 @@
 :func:`diagnostics.crawl.crawl_datasets` inside a deadline below Forge's 25 s, and stores one
 snapshot per dataset × environment (:mod:`app.storage.snapshots`): a failed environment keeps its
 last good data and records the error. ``endpoints`` is seeded per Exchange asset
-(:func:`seed_endpoints`). :func:`refresh_due_spaces` is the hourly scheduled trigger (and CLI).
+(:func:`seed_endpoints`). Refreshes run as jobs on the durable queue, manual and scheduled alike
+(:mod:`app.services.refresh_jobs`).
 
 Every function takes a session and plain values; the caller owns the session. Nothing here logs or
 returns a secret: errors are the client's messages (which never carry one), redacted once more.
@@ -13,10 +14,9 @@ returns a secret: errors are the client's messages (which never carry one), reda
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ from app import clock
 from app.crypto import SecretBox
 from app.models import Space
 from app.services.anypoint import anypoint_for
-from app.storage import list_spaces, snapshots, space_config
+from app.storage import snapshots, space_config
 from diagnostics.anypoint import (
     AnypointClient,
     CachedToken,
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 REFRESH_DEADLINE_S = 20.0  # Forge gives a remote call 25 s
 CRAWL_CONCURRENCY = 32  # concurrent Anypoint calls of one refresh (paced by the rate limiter)
-MIN_SPACE_BUDGET_S = 8.0  # a scheduled run does not start a space with less time left than this
 CRAWLED: tuple[str, ...] = crawled_datasets()  # the datasets a crawl fetches
 ENDPOINTS = "endpoints"
 _FAILURE_ORDER = ("forbidden", "rate_limited", "timeout", "error")
@@ -566,63 +565,3 @@ def latest_version(session: Session, space_id: int, group_id: str, asset_id: str
             version = item.get("version")
             return str(version) if version else None
     return None
-
-
-# -- the scheduled refresh -------------------------------------------------------------------------
-
-
-@dataclass
-class ScheduledSummary:
-    """What a scheduled run did: spaces refreshed, skipped (not due / claimed elsewhere), left."""
-
-    refreshed: list[RefreshSummary] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    deferred: list[str] = field(default_factory=list)
-
-
-def refresh_due_spaces(
-    session: Session,
-    now: datetime,
-    box: SecretBox,
-    config: Mapping[str, Any],
-    *,
-    installation_id: str | None = None,
-    budget_s: float = REFRESH_DEADLINE_S,
-    clock: Callable[[], float] = time.monotonic,
-) -> ScheduledSummary:
-    """Refresh every space (of ``installation_id``, or all) whose sync interval has elapsed.
-
-    Spaces go longest-waiting first within ``budget_s`` in all; a space that no longer fits is
-    ``deferred`` and stays due for the next run. Each space is claimed first, so concurrent runs
-    never refresh the same space twice.
-    """
-    summary = ScheduledSummary()
-    end = clock() + budget_s
-    spaces = snapshots.due_spaces(session, now, installation_id=installation_id)
-    due_ids = {s.id for s in spaces}
-    if installation_id is not None:
-        for space in list_spaces(session, installation_id):
-            if space.id not in due_ids:
-                summary.skipped.append({"space_key": space.key, "reason": "not_due"})
-    for space in spaces:
-        left = end - clock()
-        if left < MIN_SPACE_BUDGET_S:
-            summary.deferred.append(space.key)
-            continue
-        if not snapshots.claim_scheduled_refresh(session, space, now):
-            summary.skipped.append({"space_key": space.key, "reason": "claimed_elsewhere"})
-            continue
-        if not crawl_targets(space, None)[0]:
-            summary.skipped.append({"space_key": space.key, "reason": "all_datasets_disabled"})
-            continue
-        try:
-            refreshed = refresh_space(
-                session, space, box, config, now=now, deadline_s=min(REFRESH_DEADLINE_S, left)
-            )
-        except Exception:  # one broken space must not stop the others
-            session.rollback()
-            log.exception("scheduled refresh failed", extra={"space_id": space.id})
-            summary.skipped.append({"space_key": space.key, "reason": "error"})
-            continue
-        summary.refreshed.append(refreshed)
-    return summary

@@ -2,19 +2,19 @@
 
 Every answer's ``message`` says when the data is from and how far to trust it (fresh / stale /
 expired / never, a failed last refresh) and which environments are missing and why — the agent
-repeats it to the user. Only ``refresh-dataset`` calls Anypoint (through :mod:`.refresh`).
+repeats it to the user. Only ``refresh-dataset`` calls Anypoint (a refresh job, see
+:mod:`.refresh_jobs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.crypto import SecretBox
 from app.models import Space
 from app.services.datasets import (
     DatasetView,
@@ -26,8 +26,9 @@ from app.services.refresh import (
     KIND_KEY,
     DatasetDisabled,
     EndpointsTargetRequired,
-    refresh_space,
+    RefreshSummary,
 )
+from app.services.refresh_jobs import RefreshFailed, RefreshPending
 from diagnostics.catalogue import DATASETS_BY_KEY
 from diagnostics.specs import Endpoint, answer_endpoint_question
 
@@ -45,7 +46,8 @@ _WHY = {
 
 @dataclass(frozen=True)
 class RovoAnswer:
-    """What an action returns to the agent. ``status``: ok / no-data / disabled."""
+    """What an action returns to the agent. ``status``: ok / no-data / disabled, and for a
+    refresh also pending (still going in the background) / error."""
 
     status: str
     message: str
@@ -160,16 +162,32 @@ def endpoints(
 def refresh_dataset(
     session: Session,
     space: Space,
-    box: SecretBox,
-    config: Mapping[str, Any],
     *,
     dataset: str,
     now: datetime,
+    refresh: Callable[[str], RefreshSummary],
 ) -> RovoAnswer:
-    """Refresh one dataset now (refresh-dataset), then say what the cache holds."""
+    """Refresh one dataset now (refresh-dataset) with ``refresh`` (a background job, waited
+    for: :func:`app.services.refresh_jobs.refresh_now`), then say what the cache holds."""
     name = DATASETS_BY_KEY[dataset].name
+    space_key = space.key
     try:
-        summary = refresh_space(session, space, box, config, dataset=dataset, now=now)
+        summary = refresh(dataset)
+    except RefreshPending:
+        return RovoAnswer(
+            "pending",
+            f"The {name} refresh of space {space_key} is still going; it finishes in the "
+            "background. Ask me again in a minute for the fresh data.",
+            space_key,
+            dataset,
+        )
+    except RefreshFailed as exc:
+        return RovoAnswer(
+            "error",
+            f"The {name} refresh of space {space_key} could not complete: {exc.message}",
+            space_key,
+            dataset,
+        )
     except DatasetDisabled:
         return RovoAnswer(
             "disabled",

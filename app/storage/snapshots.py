@@ -352,8 +352,11 @@ def due_spaces(
     return [s for s in session.scalars(query) if is_due(s, now, tolerance)]
 
 
-def claim_scheduled_refresh(session: Session, space: Space, now: datetime) -> bool:
-    """Mark the space refreshed at ``now`` unless another worker did since it was read; commits.
+def claim_scheduled_refresh(
+    session: Session, space: Space, now: datetime, *, commit: bool = True
+) -> bool:
+    """Mark the space refreshed at ``now`` unless another worker did since it was read; commits
+    (unless ``commit`` is false: the caller commits it with the refresh job it records).
 
     ``False`` means a concurrent scheduled run claimed it first: leave it to that run.
     """
@@ -369,8 +372,9 @@ def claim_scheduled_refresh(session: Session, space: Space, now: datetime) -> bo
         .values(last_refresh_scheduled_at=now, updated_at=Space.updated_at),
         execution_options={"synchronize_session": False},
     )
-    session.commit()
+    if commit:
+        session.commit()
     claimed = int(getattr(result, "rowcount", 0) or 0) == 1
-    if claimed:
+    if claimed and commit:
         session.refresh(space)
     return claimed

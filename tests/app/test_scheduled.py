@@ -1,5 +1,5 @@
-"""POST /forge/v1/scheduled/refresh and ``refresh_due_spaces``: only due spaces of the calling
-installation, claimed once, within the time budget."""
+"""POST /forge/v1/scheduled/refresh and ``run_scheduled``: only due spaces of the calling
+installation, claimed once, each refreshed by its own background job."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from app import storage
-from app.services.refresh import refresh_due_spaces
+from app import jobs, storage
+from app.services.refresh_jobs import run_scheduled
 from app.storage import snapshots
 from tests.app.conftest import SITE_A, SITE_B, app_now
 from tests.app.test_refresh import connect
@@ -115,28 +115,44 @@ def session(app: Flask) -> Iterator[Session]:
         yield session
 
 
+def scheduled_now(
+    app: Flask, session: Session, queue: jobs.JobQueue | None = None, **kw: Any
+) -> Any:
+    return run_scheduled(queue or jobs.SyncQueue(app), session, app_now(app), wait_s=0, **kw)
+
+
 @pytest.mark.usefixtures("spaces")
 def test_every_installation_when_none_is_named(app: Flask, session: Session) -> None:
-    summary = refresh_due_spaces(session, app_now(app), app.extensions["secret_box"], app.config)
+    summary = scheduled_now(app, session)
     assert sorted(r.space_key for r in summary.refreshed) == ["OPS", "OPS"]
     assert summary.skipped == []  # not-due spaces are only listed for one installation
     assert last_scheduled(app, "OPS", SITE_B) is not None
 
 
+class Asleep(jobs.SyncQueue):
+    """Records jobs and wake-ups; no worker comes (a busy queue)."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self.woken: list[int] = []
+
+    def wake(self, job_id: int) -> None:
+        self.woken.append(job_id)
+
+
 @pytest.mark.usefixtures("spaces")
-def test_spaces_that_do_not_fit_the_budget_are_deferred_and_stay_due(
+def test_a_refresh_not_done_within_the_wait_is_deferred_and_goes_on_in_the_background(
     app: Flask, session: Session
 ) -> None:
-    summary = refresh_due_spaces(
-        session,
-        app_now(app),
-        app.extensions["secret_box"],
-        app.config,
-        installation_id=SITE_A,
-        budget_s=5,
-    )
+    queue = Asleep(app)
+    summary = scheduled_now(app, session, queue, installation_id=SITE_A)
     assert summary.refreshed == [] and summary.deferred == ["OPS"]
-    assert last_scheduled(app, "OPS") is None
+    assert last_scheduled(app, "OPS") is not None  # claimed with its job: not queued again
+    assert len(queue.woken) == 1
+    again = scheduled_now(app, session, queue, installation_id=SITE_A)
+    assert again.deferred == [] and len(queue.woken) == 1
+    jobs.SyncQueue(app).wake(queue.woken[0])  # a worker comes
+    assert dataset_rows(app, "OPS") > 0
 
 
 @pytest.mark.usefixtures("spaces")
@@ -157,15 +173,11 @@ def test_claiming_keeps_the_connection_updated_at(app: Flask, session: Session) 
 
 
 @pytest.mark.usefixtures("spaces")
-def test_one_broken_space_does_not_stop_the_others(
-    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_one_broken_space_does_not_stop_the_others(app: Flask, session: Session) -> None:
     with app.extensions["db"].session() as other:
         storage.get_space(other, SITE_A, "DEV").last_refresh_scheduled_at = None
         storage.get_space(other, SITE_A, "OPS").scenario = "no-such-scenario"
         other.commit()
-    summary = refresh_due_spaces(
-        session, app_now(app), app.extensions["secret_box"], app.config, installation_id=SITE_A
-    )
+    summary = scheduled_now(app, session, installation_id=SITE_A)
     assert [r.space_key for r in summary.refreshed] == ["DEV"]
-    assert {"space_key": "OPS", "reason": "error"} in summary.skipped
+    assert summary.deferred == ["OPS"]  # its job waits for a retry (and is failed in the end)
