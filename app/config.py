@@ -162,6 +162,13 @@ SETTINGS: tuple[Setting, ...] = (
         "MULESIGHT_JOB_MAX_ATTEMPTS", 5, "Tries of a failing job before it is marked failed.", int
     ),
     Setting(
+        "MULESIGHT_JOB_RETENTION_DAYS",
+        7.0,
+        "Finished jobs (done or failed) are deleted by the sweeper this many days after they "
+        "ended.",
+        float,
+    ),
+    Setting(
         "MULESIGHT_JOB_TIMEOUT_S",
         900,
         "Longest one job may run on a Redis worker before RQ stops it (a live worker renews its "

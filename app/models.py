@@ -329,7 +329,10 @@ class Job(Base):
     """
 
     __tablename__ = "jobs"
-    __table_args__ = (Index(None, "status", "lease_until"),)
+    __table_args__ = (
+        Index(None, "status", "lease_until"),
+        Index(None, "status", "finished_at"),  # pruning finished jobs
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)

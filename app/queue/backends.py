@@ -92,6 +92,18 @@ class JobQueue:
             log.info("sweeper woke %d job(s)", len(ids))
         return ids
 
+    def prune(self) -> int:
+        """Delete the finished jobs older than the retention (:func:`app.queue.store.prune`)."""
+        with self.app.app_context():
+            deleted = store.prune(
+                self.app.extensions["db"].sessionmaker,
+                now=clock_of(self.app)(),
+                retention=self.policy.retention,
+            )
+        if deleted:
+            log.info("sweeper deleted %d finished job(s)", deleted)
+        return deleted
+
     def start(self) -> None:
         """Start what runs in the background in this process (nothing by default)."""
 

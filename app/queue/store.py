@@ -12,6 +12,7 @@ conditional ``UPDATE``, so two processes never both own a job:
 - :func:`sweep` re-queues what nobody is doing: a ``running`` job whose lease expired (its worker
   died), a ``queued`` job nobody took before its wake-by time (a lost wake-up), a ``waiting``
   retry that came due. It returns their ids for the caller to wake.
+- :func:`prune` deletes finished (done / failed) jobs that ended before a retention, in batches.
 
 No Flask here: every function takes a session (factory) and ``now``.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Job
@@ -32,22 +33,26 @@ from diagnostics.redaction import redact_text
 QUEUED, RUNNING, WAITING, DONE, FAILED = "queued", "running", "waiting", "done", "failed"
 ERROR_LIMIT = 1000
 SWEEP_BATCH = 500
+PRUNE_BATCHES = 10
 
 
 @dataclass(frozen=True)
 class JobPolicy:
-    """How long a lease lasts, how often a failing job is tried and how long it waits between."""
+    """How long a lease lasts, how often a failing job is tried and how long it waits between,
+    and how long a finished job's row is kept."""
 
     lease: timedelta = timedelta(seconds=60)
     max_attempts: int = 5
     base_delay: timedelta = timedelta(seconds=10)
     max_delay: timedelta = timedelta(minutes=10)
+    retention: timedelta = timedelta(days=7)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> JobPolicy:
         return cls(
             lease=timedelta(seconds=float(config.get("MULESIGHT_JOB_LEASE_S") or 60)),
             max_attempts=int(config.get("MULESIGHT_JOB_MAX_ATTEMPTS") or 5),
+            retention=timedelta(days=float(config.get("MULESIGHT_JOB_RETENTION_DAYS") or 7)),
         )
 
     def delay(self, attempts: int) -> timedelta:
@@ -243,6 +248,40 @@ def sweep(
         return sorted(ids)
 
 
+def prune(
+    session_factory: Callable[[], Session],
+    *,
+    now: datetime,
+    retention: timedelta,
+    batch: int = SWEEP_BATCH,
+    max_batches: int = PRUNE_BATCHES,
+) -> int:
+    """Delete done and failed jobs that finished before ``now - retention``; returns how many.
+
+    One short transaction per ``batch`` rows, at most ``max_batches`` per call (the sweeper calls
+    again on its next pass), so pruning a large backlog never holds the table for long.
+    """
+    before, deleted = now - retention, 0
+    for _ in range(max_batches):
+        with session_factory() as session:
+            old = (
+                select(Job.id)
+                .where(Job.status.in_((DONE, FAILED)), Job.finished_at < before)
+                .order_by(Job.finished_at)
+                .limit(batch)
+            )
+            count = session.execute(
+                delete(Job)
+                .where(Job.id.in_(old.scalar_subquery()))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            session.commit()
+        deleted += count
+        if count < batch:
+            break
+    return deleted
+
+
 def get_job(session: Session, key: str) -> Job | None:
     return session.scalar(select(Job).where(Job.key == key))
 
@@ -259,6 +298,7 @@ __all__ = [
     "fail",
     "finish",
     "get_job",
+    "prune",
     "renew",
     "submit",
     "sweep",

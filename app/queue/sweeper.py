@@ -1,5 +1,6 @@
 """The sweeper: a daemon thread that, every ``interval`` seconds, re-queues and wakes the jobs
-nobody is doing and delivers the outbox messages that came due (retries, or a dead worker's).
+nobody is doing, delivers the outbox messages that came due (retries, or a dead worker's) and
+deletes finished jobs older than ``MULESIGHT_JOB_RETENTION_DAYS``.
 
 It runs in every worker process and in the embedded default, whatever the load: several
 sweepers at once are safe, as every re-queue and outbox claim is a conditional update.
@@ -56,6 +57,10 @@ class Sweeper:
             dispatch_due(self.queue)
         except Exception:
             log.exception("sweeping the outbox failed")
+        try:
+            self.queue.prune()
+        except Exception:
+            log.exception("pruning finished jobs failed")
 
 
 def dispatch_due(queue: JobQueue) -> None:

@@ -484,3 +484,52 @@ def test_renewing_needs_the_claim(db_app: Flask) -> None:
     assert row(db_app, job_id).lease_until == later + LEASE
     store.finish(sessions, job_id, "a", now=later)
     assert store.renew(sessions, job_id, "a", now=later, lease=LEASE) is False
+
+
+# -- pruning ---------------------------------------------------------------------------------------
+
+
+def finished(app: Flask, key: str, at: datetime, *, failed: bool = False) -> int:
+    job_id = submit(app, {}, key)
+    sessions = app.extensions["db"].sessionmaker
+    store.claim(sessions, job_id, "w", now=at, lease=LEASE)
+    if failed:
+        store.fail(sessions, job_id, "w", "x", now=at, policy=POLICY, attempts=9, retryable=False)
+    else:
+        store.finish(sessions, job_id, "w", now=at)
+    return job_id
+
+
+def keys(app: Flask) -> list[str]:
+    with app.extensions["db"].session() as session:
+        return sorted(session.scalars(sa.select(Job.key)))
+
+
+def test_finished_jobs_are_deleted_after_the_retention_in_batches(db_app: Flask) -> None:
+    week = timedelta(days=7)
+    finished(db_app, "done-old", NOW)
+    finished(db_app, "failed-old", NOW, failed=True)
+    finished(db_app, "done-recent", NOW + timedelta(days=2))
+    sessions = db_app.extensions["db"].sessionmaker
+    store.claim(sessions, submit(db_app, {}, "running"), "w", now=NOW, lease=LEASE)
+    submit(db_app, {}, "queued")
+    assert store.prune(sessions, now=NOW + week, retention=week) == 0  # not older yet
+    later = NOW + week + timedelta(seconds=1)
+    assert store.prune(sessions, now=later, retention=week, batch=1, max_batches=1) == 1
+    assert store.prune(sessions, now=later, retention=week, batch=1) == 1  # batch by batch
+    assert keys(db_app) == ["done-recent", "queued", "running"]  # unfinished work is kept
+
+
+def test_the_sweeper_prunes_finished_jobs_on_the_app_clock(app: Flask, clock: Clock) -> None:
+    app.config["MULESIGHT_JOB_RETENTION_DAYS"] = 1
+    finished(app, "done", NOW)
+    queue = jobs.InProcessQueue(app)
+    try:
+        sweeper = Sweeper(queue, interval=3600)
+        sweeper.run_once()
+        assert keys(app) == ["done"]
+        clock.advance(24 * 3600 + 1)
+        sweeper.run_once()
+    finally:
+        queue.stop()
+    assert keys(app) == []
