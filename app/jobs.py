@@ -54,6 +54,7 @@ ENRICH_LOCAL_TICKET = "enrich_local_ticket"
 DISPATCH_OUTBOX = "dispatch_outbox"
 DIAGNOSTIC_RUN = "diagnostic_run"
 REFRESH_SPACE = "refresh_space"
+SITE_CHECK = "site_check"
 
 
 def event_job_key(event_id: int) -> str:
@@ -118,6 +119,17 @@ def refresh_space(payload: Mapping[str, Any]) -> dict[str, Any]:
     return run_refresh_job(payload)
 
 
+@job(SITE_CHECK)
+def site_check(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The site self-check: a run per space (:mod:`app.services.site_check`)."""
+    from flask import current_app
+
+    from app.crypto import secret_box
+    from app.services.site_check import run_site_check_job
+
+    return run_site_check_job(payload, config=current_app.config, box=secret_box())
+
+
 @job(DIAGNOSTIC_RUN)
 def diagnostic_run(payload: Mapping[str, Any]) -> dict[str, Any]:
     """A run asked for by Forge (:func:`app.services.runs.run_recorded`)."""
@@ -133,6 +145,7 @@ __all__ = [
     "ENRICH_WEBHOOK_EVENT",
     "JOBS",
     "REFRESH_SPACE",
+    "SITE_CHECK",
     "InProcessQueue",
     "JobFailed",
     "JobQueue",

@@ -23,7 +23,7 @@ from app.crypto import secret_box
 from app.db import get_session
 from app.errors import ApiError
 from app.jobs import get_queue
-from app.models import DiagnosticRun, Installation
+from app.models import DiagnosticRun
 from app.openapi import api_endpoint
 from app.schemas_runs import (
     DiffOut,
@@ -36,6 +36,7 @@ from app.schemas_runs import (
     SiteRunOut,
 )
 from app.services import runs
+from app.services import site_check as site_checks
 from app.storage.runs import RunRow
 from diagnostics.simulator import ScenarioError
 
@@ -122,7 +123,8 @@ def create_run(body: dict[str, Any]) -> DiagnosticRun | Response:
     finished by then answers 201 with the whole report; otherwise 202 with
     ``{"id", "state": "queued"|"running"}`` — poll ``GET /forge/v1/runs/{id}``.
     ``scope: site`` is the admin self-check: a run of every configured space (or ``space_key``),
-    answered at once as ``SiteRunOut`` (runs in the request, not as jobs).
+    a job too — answered as ``SiteRunOut`` when done within the wait, else 202 the same way;
+    ``GET /forge/v1/runs/{id}`` then answers the whole check.
     ---
     post:
       responses:
@@ -196,8 +198,13 @@ def get_run(run_id: str, query: dict[str, Any]) -> Response:
     """One of the caller's runs: its report as JSON (default), Markdown, HTML or plain text.
 
     A run still going answers 202 ``{"id", "state": "queued"|"running"}``; a failed one its error.
+    The id of a self-check answers the whole check (``SiteRunOut``) once done.
     """
-    state = runs.run_state(get_session(), g.tenant.installation_id, run_id)
+    session = get_session()
+    check = site_checks.site_check_state(session, g.tenant.installation_id, run_id)
+    if check is not None:  # a self-check: all its runs at once
+        return site_check_response(check, status=200)
+    state = runs.run_state(session, g.tenant.installation_id, run_id)
     if state.run is None:
         return pending_or_error(state)
     return report_response(state.run, query["format"])
@@ -215,23 +222,31 @@ def diff_run(run_id: str, query: dict[str, Any]) -> dict[str, Any]:
 
 
 def site_check(space_key: str | None) -> Response:
-    """The self-check: a run of every configured space of the caller's site (or ``space_key``)."""
+    """The self-check: a job running every configured space of the caller's site (or
+    ``space_key``), waited for like a single run."""
     session = get_session()
-    installation = session.get(Installation, g.tenant.installation_id)  # registered by auth
-    assert installation is not None
-    try:
-        done = runs.run_for_site(
-            session,
-            installation,
-            space_keys=None if space_key is None else [space_key],
-            config=current_app.config,
-            box=secret_box(),
-            requested_by=runs.self_check_actor(g.tenant.actor),
-        )
-    except ScenarioError as exc:
-        raise scenario_unavailable(exc) from None
-    verdicts = [run.verdict for run in done]
-    worst = next((v for v in ("broken", "degraded", "healthy") if v in verdicts), None)
-    response = jsonify(SiteRunOut().dump({"runs": done, "verdict": worst}))
-    response.status_code = 201
+    queue = get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
+    check_id, job_id = site_checks.submit_site_check(
+        queue,
+        session,
+        g.tenant.installation_id,
+        space_keys=None if space_key is None else [space_key],
+        requested_by=runs.self_check_actor(g.tenant.actor),
+    )
+    queue.wake(job_id)
+    state = site_checks.wait_for_site_check(
+        session,
+        g.tenant.installation_id,
+        check_id,
+        timeout_s=float(current_app.config.get("MULESIGHT_RUN_WAIT_S") or 0),
+    )
+    return site_check_response(state, status=201)
+
+
+def site_check_response(state: site_checks.SiteCheckState, *, status: int) -> Response:
+    """The finished check as ``SiteRunOut``; else 202 to poll, or the check's error."""
+    if state.state != runs.DONE_STATE:
+        return pending_or_error(runs.RunState(state.id, state.state, error=state.error))
+    response = jsonify(SiteRunOut().dump({"runs": state.runs, "verdict": state.verdict}))
+    response.status_code = status
     return response

@@ -15,6 +15,8 @@ const root = document.getElementById('root');
 const REFRESH_WORDS = { ok: 'Refreshed', partial: 'Partly refreshed', failed: 'Failed', disabled: 'Turned off' };
 
 function refreshSummary(result) {
+  // 202: the refresh goes on in the background (the backend says so in plain words).
+  if (result && (result.state === 'queued' || result.state === 'running')) return h('p', null, result.message);
   const rows = (result.datasets || []).map((d) => {
     const failed = (d.failed_environments || []).map((f) => f.environment_name || 'the organization');
     const where = failed.length ? ` (not for ${failed.join(', ')})` : '';

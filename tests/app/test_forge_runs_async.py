@@ -14,9 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import jobs
-from app.models import Job
+from app.models import Job, Space
 from app.queue import execute, store
-from tests.app.conftest import SITE_A, SITE_B
+from tests.app.conftest import SITE_A, SITE_B, TestClock
 from tests.app.test_runs import SANDBOX_ONLY, URL, add_space, set_scenario
 
 Headers = Callable[..., dict[str, str]]
@@ -136,3 +136,73 @@ def test_the_system_token_is_never_stored_in_clear(
     with app.extensions["db"].engine.connect() as conn:
         payloads = conn.execute(sa.text("SELECT payload FROM jobs")).scalars().all()
     assert payloads and all("sys-Qw7" not in json.dumps(p) for p in payloads)
+
+
+# -- the site self-check ---------------------------------------------------------------------------
+
+
+def test_a_self_check_not_finished_in_time_answers_202_then_every_space_s_run(
+    app: Flask, client: FlaskClient, forge_headers: Headers, parked: Parked
+) -> None:
+    add_space(app, SITE_A, "DOCS", scenario="healthy")
+    headers = forge_headers(SITE_A)
+    started = client.post(URL, json={"scope": "site"}, headers=headers)
+    assert started.status_code == 202, started.json
+    assert started.json["state"] == "queued"
+    check_id = started.json["id"]
+    assert started.headers["Location"] == f"{URL}/{check_id}"
+    assert client.get(f"{URL}/{check_id}", headers=headers).status_code == 202
+    assert client.get(f"{URL}/{check_id}", headers=forge_headers(SITE_B)).status_code == 404
+
+    assert execute(app, parked.woken[0], "worker") == "done"  # a worker comes
+    done = client.get(f"{URL}/{check_id}", headers=headers)
+    assert done.status_code == 200, done.json
+    assert done.json["scope"] == "site" and done.json["verdict"] == "broken"
+    assert sorted(r["space_key"] for r in done.json["runs"]) == ["DOCS", "OPS"]
+
+
+def test_a_self_check_whose_worker_died_is_finished_by_the_sweeper_without_a_run_twice(
+    app: Flask, client: FlaskClient, forge_headers: Headers, parked: Parked, clock: TestClock
+) -> None:
+    from app.queue.sweeper import Sweeper
+    from app.services import runs, site_check
+
+    add_space(app, SITE_A, "DOCS", scenario="healthy")
+    headers = forge_headers(SITE_A)
+    check_id = client.post(URL, json={"scope": "site"}, headers=headers).json["id"]
+    [job_id] = parked.woken
+    sessions = app.extensions["db"].sessionmaker
+    lease = store.JobPolicy.from_config(app.config).lease
+    store.claim(sessions, job_id, "killed", now=clock(), lease=lease)
+    with app.app_context(), app.extensions["db"].session() as session:  # DOCS ran, then SIGKILL
+        space = session.scalars(sa.select(Space).where(Space.key == "DOCS")).one()
+        runs.run_for_space(
+            session,
+            space,
+            config=app.config,
+            box=app.extensions["secret_box"],
+            requested_by="self-check:x",
+            run_id=site_check.space_run_id(check_id, "DOCS"),
+        )
+    clock.advance(seconds=lease.total_seconds() + 1)
+    queue = jobs.InProcessQueue(app)
+    try:
+        Sweeper(queue, interval=3600).run_once()
+        queue.join()
+    finally:
+        queue.stop()
+    done = client.get(f"{URL}/{check_id}", headers=headers)
+    assert done.status_code == 200, done.json
+    assert sorted(r["space_key"] for r in done.json["runs"]) == ["DOCS", "OPS"]
+    listed = client.get(f"{URL}?scope=site", headers=headers).json
+    assert sorted(r["space_key"] for r in listed) == ["DOCS", "OPS"]  # DOCS stored once
+
+
+def test_a_self_check_of_a_broken_scenario_answers_its_error(
+    app: Flask, client: FlaskClient, forge_headers: Headers
+) -> None:
+    set_scenario(app, SITE_A, "OPS", "no-such-scenario")
+    app.config["MULESIGHT_RUN_WAIT_S"] = 30  # the in-process worker finishes well within it
+    response = client.post(URL, json={"scope": "site"}, headers=forge_headers(SITE_A))
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["code"] == "scenario_unavailable"
