@@ -73,7 +73,8 @@ def serve_gunicorn(bind: str, workers: int) -> None:
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Worker processes on this host (each runs one job at a time and a sweeper).",
+    help="Worker processes on this host (each runs MULESIGHT_WORKER_THREADS jobs at once "
+    "and a sweeper).",
 )
 @with_appcontext
 def worker(processes: int) -> None:
@@ -82,11 +83,12 @@ def worker(processes: int) -> None:
     Runs until SIGTERM: each process finishes its current job, then exits. A process killed
     outright loses nothing: its job is run again once its lease expires.
     """
-    from app.queue.worker import child_command, run_worker, supervise
+    from app.queue.worker import child_command, lower_priority, run_worker, supervise
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config.get("MULESIGHT_REDIS_URL"):
         raise InputError("mulesight worker needs MULESIGHT_REDIS_URL (the Redis job queue)")
+    lower_priority(int(app.config.get("MULESIGHT_WORKER_NICE") or 0))  # the children inherit it
     if processes == 1:
         click.echo(f"MuleSight worker {os.getpid()} on {get_queue(app).name}", err=True)
         run_worker(app)

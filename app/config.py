@@ -151,6 +151,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("MULESIGHT_JOB_THREADS", 2, "Job threads of the in-process queue.", int),
     Setting(
+        "MULESIGHT_WORKER_THREADS",
+        8,
+        "Jobs each `mulesight worker` process runs at once (jobs mostly wait on Service "
+        "Management and the database, so one process keeps several going).",
+        int,
+    ),
+    Setting(
+        "MULESIGHT_WORKER_NICE",
+        10,
+        "How much `mulesight worker` processes lower their CPU priority (`nice`), so web "
+        "processes on the same host answer first (0: unchanged).",
+        int,
+    ),
+    Setting(
         "MULESIGHT_JOB_LEASE_S",
         60.0,
         "How long a running job's lease lasts: its worker renews it while alive, so a dead "

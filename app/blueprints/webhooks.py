@@ -6,6 +6,9 @@ as a :class:`~app.models.WebhookEvent` keyed by its delivery id, together with i
 (one transaction: nothing accepted is lost), then 202 is answered and a worker is woken. A
 redelivery answers 202 and does nothing new (it only queues again the job of an event whose job
 failed or waits for a retry).
+
+The first delivery — nearly every request — is two ``INSERT``s and one commit, then the wake-up:
+a delivery id already stored fails on its unique index, and only then is the stored event read.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 from marshmallow import Schema, fields
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import get_session
@@ -105,28 +108,48 @@ def jsm_webhook() -> dict[str, Any]:
     key = delivery_id(payload, request.headers.get(DELIVERY_HEADER))
     queue = get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
     session = get_session()
-    event = session.scalar(select(WebhookEvent).where(WebhookEvent.delivery_id == key))
-    duplicate = event is not None
-    job_id: int | None = None
-    if event is None:
-        event = WebhookEvent(delivery_id=key, payload=Redactor().redact(payload), status="received")
-        session.add(event)
-        try:
-            session.flush()
-            job_id = _submit(queue, session, event.id)
-            session.commit()
-        except IntegrityError:  # the same delivery, concurrently
-            session.rollback()
-            return {"delivery_id": key, "duplicate": True}
-    elif event.status != DONE:
-        existing = job_store.get_job(session, event_job_key(event.id))
-        if existing is None or existing.status in RETRY_ON_REDELIVERY:
-            job_id = _submit(queue, session, event.id)
-            session.commit()
+    job_id = _accept_new(queue, session, key, payload)
+    duplicate = job_id is None
+    if duplicate:
+        job_id = _redelivered(queue, session, key)
     if job_id is not None:
-        queue.wake(job_id)
+        queue.wake(job_id)  # after the commit: a worker always finds the rows
     log.info("webhook %s %s", key, "redelivered" if duplicate else "accepted")
     return {"delivery_id": key, "duplicate": duplicate}
+
+
+def _accept_new(queue: Any, session: Any, key: str, payload: dict[str, Any]) -> int | None:
+    """Store a first delivery and its job (one transaction); the job id, or ``None`` when the
+    delivery id is stored already."""
+    try:
+        event_id = session.scalar(
+            insert(WebhookEvent)
+            .values(delivery_id=key, payload=Redactor().redact(payload), status="received")
+            .returning(WebhookEvent.id)
+        )
+        job_id = queue.submit_new(
+            session, ENRICH_WEBHOOK_EVENT, {"event_id": event_id}, key=event_job_key(event_id)
+        )
+        session.commit()
+    except IntegrityError:  # a redelivery (or the same delivery, concurrently)
+        session.rollback()
+        return None
+    return int(job_id)
+
+
+def _redelivered(queue: Any, session: Any, key: str) -> int | None:
+    """A redelivery: the job to wake again when the event's job failed or waits for a retry."""
+    event = session.scalar(select(WebhookEvent).where(WebhookEvent.delivery_id == key))
+    if event is None:  # the insert failed on something else: nothing is stored, say so
+        raise ApiError(503, "not_stored", "The webhook could not be stored; deliver it again.")
+    if event.status == DONE:
+        return None
+    existing = job_store.get_job(session, event_job_key(event.id))
+    if existing is not None and existing.status not in RETRY_ON_REDELIVERY:
+        return None  # queued or running: it goes on as is
+    job_id = _submit(queue, session, event.id)
+    session.commit()
+    return job_id
 
 
 def _submit(queue: Any, session: Any, event_id: int) -> int:

@@ -67,6 +67,16 @@ class JobQueue:
             again=again,
         )
 
+    def submit_new(
+        self, session: Session, name: str, payload: Mapping[str, Any], *, key: str
+    ) -> int:
+        """:meth:`submit` of a key the caller knows is new (one ``INSERT``); returns the job id."""
+        if name not in JOBS:
+            raise KeyError(f"unknown job {name!r}")
+        return store.add_new(
+            session, name, payload, key=key, now=clock_of(self.app)(), policy=self.policy
+        )
+
     def enqueue(self, name: str, payload: Mapping[str, Any], *, key: str | None = None) -> int:
         """Record job ``name`` (own transaction) and wake a worker; returns the job id."""
         with self.app.extensions["db"].session() as session:

@@ -5,7 +5,7 @@ conditional ``UPDATE``, so two processes never both own a job:
 
 - :func:`submit` adds a ``queued`` row to the caller's transaction (a key already there is kept:
   submitting twice is a no-op; a ``failed`` one — or, for a slot key, a ``done`` one — is
-  queued again).
+  queued again); :func:`add_new` for a key the caller knows is new.
 - :func:`claim` turns ``queued`` into ``running`` with a lease; only one caller gets it.
 - :func:`renew` extends the lease of a job its caller still owns (the runner's heartbeat).
 - :func:`finish` / :func:`fail` end the attempt — only if the caller still owns it.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Job
@@ -107,6 +107,36 @@ def submit(
     return job
 
 
+def add_new(
+    session: Session,
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    key: str,
+    now: datetime,
+    policy: JobPolicy,
+    installation_id: str | None = None,
+) -> int:
+    """:func:`submit` for a key the caller knows is new (one ``INSERT``, no look-up; a key that
+    exists fails on the unique index); returns the job's id."""
+    return int(
+        session.scalar(
+            insert(Job)
+            .values(
+                key=key,
+                kind=kind,
+                installation_id=installation_id,
+                payload=dict(payload),
+                status=QUEUED,
+                attempts=0,
+                lease_until=now + policy.lease,
+                created_at=now,
+            )
+            .returning(Job.id)
+        )
+    )
+
+
 def claim(
     session_factory: Callable[[], Session],
     job_id: int,
@@ -127,14 +157,14 @@ def claim(
                 attempts=Job.attempts + 1,
                 started_at=now,
             )
+            .returning(Job.kind, Job.payload, Job.attempts)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).first()
         session.commit()
-        if taken != 1:
+        if taken is None:
             return None
-        job = session.get(Job, job_id)
-        assert job is not None
-        return Claimed(job.id, job.kind, dict(job.payload), job.attempts)
+        kind, payload, attempts = taken
+        return Claimed(job_id, kind, dict(payload), attempts)
 
 
 def renew(
@@ -294,6 +324,7 @@ __all__ = [
     "WAITING",
     "Claimed",
     "JobPolicy",
+    "add_new",
     "claim",
     "fail",
     "finish",

@@ -1,10 +1,16 @@
 """``mulesight worker``: processes that run the recorded jobs RQ wakes, plus a sweeper each.
 
-Each process builds the app once (:func:`worker_app`), then an RQ ``SimpleWorker`` runs every
-wake-up in that process (no fork per job: the app, its database pool and the Service Management
-session stay warm). SIGTERM is RQ's warm shutdown: the current job finishes, the process exits;
-SIGKILL loses nothing — the job's row stays ``running`` until its lease expires, then a sweeper
-(every worker process runs one) queues it again.
+Each process builds the app once (:func:`worker_app`), then an RQ ``SimpleWorker`` takes the
+wake-ups in that process (no fork per job: the app, its database pool and the Service Management
+session stay warm) and hands each to a :class:`JobThreads` pool, so ``MULESIGHT_WORKER_THREADS``
+jobs run at once — a job mostly waits on Service Management and the database, so one process
+keeps several going. A wake-up is taken only when a thread is free. SIGTERM is RQ's warm
+shutdown: the jobs in hand finish, the process exits; SIGKILL loses nothing — their rows stay
+``running`` until their leases expire, then a sweeper (every worker process runs one) queues them
+again.
+
+Worker processes lower their CPU priority (``MULESIGHT_WORKER_NICE``): on a host shared with web
+processes, a webhook is answered first and the enrichment waits a little.
 
 With ``--processes N`` a small supervisor starts N such processes, starts a new one when one
 dies, and forwards SIGTERM / SIGINT to all of them.
@@ -17,7 +23,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
 from flask import Flask
@@ -27,6 +35,7 @@ from app.queue.runner import execute
 log = logging.getLogger(__name__)
 
 _APP: Flask | None = None
+_THREADS: JobThreads | None = None
 RESTART_PAUSE_S = 1.0
 
 
@@ -40,9 +49,55 @@ def worker_app() -> Flask:
     return _APP
 
 
+class JobThreads:
+    """Run recorded jobs on ``threads`` threads; :meth:`submit` waits for a free one."""
+
+    def __init__(self, app: Flask, threads: int) -> None:
+        self.app = app
+        self.threads = max(1, threads)
+        self._free = threading.BoundedSemaphore(self.threads)
+        self._pool = ThreadPoolExecutor(self.threads, "mulesight-job")
+
+    def submit(self, job_id: int) -> None:
+        self._free.acquire()
+        try:
+            self._pool.submit(self._run, job_id)
+        except BaseException:
+            self._free.release()
+            raise
+
+    def _run(self, job_id: int) -> None:
+        try:
+            execute(self.app, job_id, f"worker-{os.getpid()}")
+        except Exception:
+            log.exception("job %s failed", job_id)
+        finally:
+            self._free.release()
+
+    def shutdown(self) -> None:
+        """Wait for the jobs in hand, then end the threads."""
+        self._pool.shutdown(wait=True)
+
+
 def perform(job_id: int) -> str | None:
-    """What RQ runs for a wake-up: run the recorded job ``job_id`` if it is still queued."""
+    """What RQ runs for a wake-up: run the recorded job ``job_id`` if it is still queued — on
+    this process's job threads when it has them (the outcome is then in the job's row)."""
+    if _THREADS is not None:
+        _THREADS.submit(int(job_id))
+        return None
     return execute(worker_app(), int(job_id), f"worker-{os.getpid()}")
+
+
+def lower_priority(niceness: int) -> int:
+    """Make this process at least ``niceness`` nice — absolute, so a child that inherited it
+    stays there; returns the niceness now."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if niceness > current:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+        except OSError as exc:  # not allowed here (a container's policy): run as we are
+            log.warning("could not lower the worker's CPU priority: %s", exc)
+    return os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> None:
@@ -53,7 +108,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     from app.queue.backends import RedisQueue
     from app.queue.sweeper import Sweeper
 
-    global _APP
+    global _APP, _THREADS
     _APP = app
     queue = get_queue(app)
     if not isinstance(queue, RedisQueue):
@@ -61,10 +116,15 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     sweeper = Sweeper(queue, float(app.config.get("MULESIGHT_SWEEP_INTERVAL_S") or 10))
     sweeper.run_once()  # what died with the previous processes, at once
     sweeper.start()
+    threads = int(app.config.get("MULESIGHT_WORKER_THREADS") or 1)
+    _THREADS = JobThreads(app, threads) if threads > 1 else None
     try:
         worker = SimpleWorker([queue.rq], connection=queue.redis)
         worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
     finally:
+        if _THREADS is not None:
+            _THREADS.shutdown()
+            _THREADS = None
         sweeper.stop()
 
 
@@ -107,4 +167,12 @@ def child_command() -> list[str]:
     return [sys.executable, "-c", "from app.cli import main; main()", "worker", "--processes", "1"]
 
 
-__all__ = ["child_command", "perform", "run_worker", "supervise", "worker_app"]
+__all__ = [
+    "JobThreads",
+    "child_command",
+    "lower_priority",
+    "perform",
+    "run_worker",
+    "supervise",
+    "worker_app",
+]

@@ -33,7 +33,7 @@ from app.models import DiagnosticRun, Installation, Space, WebhookEvent
 from app.services import outbox
 from app.services import ticket_store as store
 from app.services.connectors import TARGET_LOCAL
-from app.services.runs import fresh_run_for_space, report_of
+from app.services.runs import fresh_run_for_space, render_stored, report_of
 from app.tickets import Attachment, TicketData
 from diagnostics.anypoint.controlplanes import status_page_url
 from diagnostics.policy import (
@@ -45,7 +45,6 @@ from diagnostics.policy import (
 )
 from diagnostics.policy.config import DEFAULT_UPSTREAM_POLICY, TIERS
 from diagnostics.redaction import redact_text
-from diagnostics.render import render
 from diagnostics.render.ticket import render as render_ticket
 from diagnostics.report import Report
 from diagnostics.tickets import DETAILS_BY_KEY, TicketReading, read_ticket, ticket_document
@@ -233,6 +232,7 @@ class Enrichment:
     security_impacting: bool = False
     missing: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    fresh: bool = field(default=False, repr=False)  # no message stored under this ref yet
 
 
 @dataclass(frozen=True)
@@ -534,17 +534,15 @@ def ambiguous_site_note(ticket: TicketInput, site_url: str | None, kinds: Sequen
     return redact_text("\n".join(lines))
 
 
-def report_files(reports: Sequence[Report]) -> list[Attachment]:
-    """``report.json`` and ``report.md`` (one pair per space when there are several)."""
+def report_files(runs: Sequence[DiagnosticRun]) -> list[Attachment]:
+    """``report.json`` and ``report.md`` (one pair per space when there are several): renders of
+    the stored, redacted reports as they are (:func:`~app.services.runs.render_stored`)."""
     files = []
-    for report in reports:
-        suffix = f"-{report.data.get('space_key')}" if len(reports) > 1 else ""
-        files.append(
-            Attachment(f"report{suffix}.json", "application/json", render(report, "json").encode())
-        )
-        files.append(
-            Attachment(f"report{suffix}.md", "text/markdown", render(report, "markdown").encode())
-        )
+    for run in runs:
+        suffix = f"-{run.report.get('space_key')}" if len(runs) > 1 else ""
+        json_text, markdown = render_stored(run, "json"), render_stored(run, "markdown")
+        files.append(Attachment(f"report{suffix}.json", "application/json", json_text.encode()))
+        files.append(Attachment(f"report{suffix}.md", "text/markdown", markdown.encode()))
     return files
 
 
@@ -592,6 +590,7 @@ def enrich_ticket(
     kinds = security_kinds(ticket.document, reading)
     site_url = normalize_site_url(reading.present.get("customer_site_url") or ticket.site_url)
     result = Enrichment(ticket.key, target, site_url, security_impacting=bool(kinds))
+    result.fresh = not outbox.has_messages(session, f"{ref}:")
     text = ticket_document(ticket.document).text
     installation = find_installation(session, site_url, text)
     if installation is None and len(find_installations(session, site_url)) > 1:
@@ -634,7 +633,7 @@ def enrich_ticket(
     result.severity = severity
     result.labels = labels_for(reports, severity, security=bool(kinds))
     _comment(session, result, f"{ref}:comment:internal", body, public=False, now=now)
-    _attach(session, result, f"{ref}:attach:internal", report_files(reports), now=now)
+    _attach(session, result, f"{ref}:attach:internal", report_files(runs), now=now)
     _labels(session, result, f"{ref}:labels", result.labels, now=now)
     public = public_request(
         result.missing, upstream_guidance(reports, severity, ticket.opened_at, zone)
@@ -673,10 +672,11 @@ def attach_run(
     )
     ref = f"attach:{run.id}:{ticket_key}"
     result = Enrichment(ticket_key, target, report.data.get("site_url"), run.installation_id)
+    result.fresh = not outbox.has_messages(session, f"{ref}:")
     result.run_ids, result.severity = [run.id], severity
     result.labels = labels_for([report], severity, security=False)
     _comment(session, result, f"{ref}:comment:internal", body, public=False, now=now)
-    _attach(session, result, f"{ref}:attach:internal", report_files([report]), now=now)
+    _attach(session, result, f"{ref}:attach:internal", report_files([run]), now=now)
     _labels(session, result, f"{ref}:labels", result.labels, now=now)
     return result
 
@@ -693,6 +693,7 @@ def _comment(
         public=public,
         now=now,
         redacted=True,
+        fresh=result.fresh,
     )
     result.messages.append(key)
 
@@ -709,6 +710,7 @@ def _attach(
         public=False,
         now=now,
         redacted=True,
+        fresh=result.fresh,
     )
     result.messages.append(key)
 
@@ -717,7 +719,13 @@ def _labels(
     session: Session, result: Enrichment, key: str, labels: list[str], *, now: datetime
 ) -> None:
     outbox.enqueue_labels(
-        session, key, target=result.target, ticket=result.ticket, labels=labels, now=now
+        session,
+        key,
+        target=result.target,
+        ticket=result.ticket,
+        labels=labels,
+        now=now,
+        fresh=result.fresh,
     )
     result.messages.append(key)
 
@@ -748,8 +756,7 @@ def process_webhook_event(
     event = session.get(WebhookEvent, event_id)
     if event is None or event.status == DONE:
         return None
-    event.status = PROCESSING
-    session.commit()
+    event.status = PROCESSING  # committed with the run, or with the outcome
     try:
         result = enrich_ticket(
             session,

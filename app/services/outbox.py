@@ -120,19 +120,21 @@ def enqueue(
     payload: Mapping[str, Any],
     now: datetime | None = None,
     redacted: bool = False,
+    fresh: bool = False,
 ) -> OutboxMessage:
     """Add a message to the caller's transaction (no commit); an existing key is returned as is.
 
     The payload is redacted here unless the caller says it is ``redacted`` already (texts it
     passed through :func:`~diagnostics.redaction.redact_text`, renders of a stored report):
-    each text is redacted once on its way out, not at every hop.
+    each text is redacted once on its way out, not at every hop. ``fresh``: the caller found no
+    stored message under its keys' prefix (:func:`has_messages`), so none is looked up again.
 
     Two transactions racing on one key: the second fails on the unique index at commit, and its
     caller rolls back — the first one's messages stand.
     """
     if operation not in OPERATIONS:
         raise ValueError(f"unknown outbox operation {operation!r}")
-    existing = find_message(session, idempotency_key)
+    existing = None if fresh else find_message(session, idempotency_key)
     if existing is not None:
         return existing
     for pending in session.new:  # enqueued earlier in this same transaction
@@ -161,6 +163,7 @@ def enqueue_comment(
     public: bool,
     now: datetime | None = None,
     redacted: bool = False,
+    fresh: bool = False,
 ) -> OutboxMessage:
     return enqueue(
         session,
@@ -170,6 +173,7 @@ def enqueue_comment(
         payload={"ticket": ticket, "body": body, "public": public},
         now=now,
         redacted=redacted,
+        fresh=fresh,
     )
 
 
@@ -183,6 +187,7 @@ def enqueue_attachments(
     public: bool,
     now: datetime | None = None,
     redacted: bool = False,
+    fresh: bool = False,
 ) -> OutboxMessage:
     """Text files are stored (redacted) as text, anything else base64-encoded."""
     return enqueue(
@@ -193,6 +198,7 @@ def enqueue_attachments(
         payload={"ticket": ticket, "files": [_file_payload(f) for f in files], "public": public},
         now=now,
         redacted=redacted,
+        fresh=fresh,
     )
 
 
@@ -204,6 +210,7 @@ def enqueue_labels(
     ticket: str,
     labels: Sequence[str],
     now: datetime | None = None,
+    fresh: bool = False,
 ) -> OutboxMessage:
     return enqueue(
         session,
@@ -212,6 +219,7 @@ def enqueue_labels(
         operation=LABELS,
         payload={"ticket": ticket, "labels": list(labels)},
         now=now,
+        fresh=fresh,
     )
 
 
@@ -236,6 +244,16 @@ def _files(payload: Mapping[str, Any]) -> list[Attachment]:
 
 
 # -- reading --------------------------------------------------------------------------------------
+
+
+def has_messages(session: Session, prefix: str) -> bool:
+    """Whether a message is stored under an idempotency key starting with ``prefix``."""
+    found = session.scalar(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.idempotency_key.startswith(prefix, autoescape=True))
+        .limit(1)
+    )
+    return found is not None
 
 
 def find_message(session: Session, idempotency_key: str) -> OutboxMessage | None:
@@ -603,6 +621,7 @@ __all__ = [
     "enqueue_comment",
     "enqueue_labels",
     "find_message",
+    "has_messages",
     "list_messages",
     "marker",
     "marker_line",

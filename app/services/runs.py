@@ -9,8 +9,10 @@ globals; the views pass the tenant's ids.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -64,6 +66,7 @@ __all__ = [
     "list_runs",
     "previous_run",
     "render_run",
+    "render_stored",
     "report_of",
     "run_for_site",
     "run_for_space",
@@ -256,6 +259,28 @@ def report_of(run: DiagnosticRun) -> Report:
 def render_run(run: DiagnosticRun, fmt: str) -> tuple[str, str]:
     """The run's report as ``fmt`` (json, markdown, html, text, ticket) and its content type."""
     return render(report_of(run), fmt), CONTENT_TYPES[fmt]
+
+
+RENDER_CACHE_SIZE = 128
+_renders: OrderedDict[tuple[str, str], str] = OrderedDict()
+_renders_lock = threading.Lock()
+
+
+def render_stored(run: DiagnosticRun, fmt: str) -> str:
+    """:func:`render_run`'s text, kept for the process's latest runs: a stored run never changes,
+    and a burst of tickets that share one diagnosis attaches the same report to each."""
+    key = (run.id, fmt)
+    with _renders_lock:
+        text = _renders.get(key)
+        if text is not None:
+            _renders.move_to_end(key)
+            return text
+    text = render(report_of(run), fmt)
+    with _renders_lock:
+        _renders[key] = text
+        while len(_renders) > RENDER_CACHE_SIZE:
+            _renders.popitem(last=False)
+    return text
 
 
 def diff_runs(before: DiagnosticRun, after: DiagnosticRun) -> dict[str, Any]:

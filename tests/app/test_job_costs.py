@@ -1,0 +1,252 @@
+"""What one webhook and one ticket cost: the statements intake and enrichment make, the worker's
+job threads and CPU priority, renders shared by the tickets of one diagnosis.
+
+Counts of SQL statements, never times: a regression here is a statement or a round trip more.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import jobs
+from app.models import Job, OutboxMessage, WebhookEvent
+from app.queue import store
+from app.queue.worker import JobThreads, lower_priority
+from app.services import runs as runs_service
+from app.services import ticket_store
+from tests.app.conftest import NOW, make_app
+from tests.app.test_enrichment import site
+from tests.app.test_webhook_jsm import issue_created, sign
+
+SECRET = "s3cret-hook"
+
+
+@pytest.fixture
+def db_app(app_config: dict[str, Any], database_url: str) -> Iterator[Flask]:
+    app = make_app(
+        {
+            **app_config,
+            "MULESIGHT_DATABASE_URL": database_url,
+            "MULESIGHT_JOB_QUEUE": "sync",
+            "MULESIGHT_WEBHOOK_SECRET": SECRET,
+        }
+    )
+    yield app
+    app.extensions["db"].dispose()
+
+
+class Statements:
+    """The SQL statements (first word, table) and commits an engine runs while recording."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.seen: list[str] = []
+        self.commits = 0
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "commit", self._commit)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        self.seen.append(" ".join(statement.split()))
+
+    def _commit(self, _conn: Any) -> None:
+        self.commits += 1
+
+    def clear(self) -> None:
+        self.seen, self.commits = [], 0
+
+    def starting(self, word: str) -> list[str]:
+        return [s for s in self.seen if s.upper().startswith(word)]
+
+
+class CommittedWhenWoken(jobs.SyncQueue):
+    """Records wake-ups, and what another connection sees of the job at that moment."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self.woken: list[tuple[int, str | None]] = []
+        # not the app's engine (its statements are counted); no pool: nothing left open
+        self.other = sa.create_engine(app.extensions["db"].url, poolclass=sa.pool.NullPool)
+
+    def wake(self, job_id: int) -> None:
+        with self.other.connect() as conn:
+            status = conn.scalar(sa.select(Job.status).where(Job.id == job_id))
+        self.woken.append((job_id, status))
+
+
+def post(client: FlaskClient, payload: Mapping[str, Any]) -> Any:
+    body = json.dumps(payload).encode()
+    return client.post(
+        "/webhooks/jsm",
+        data=body,
+        headers={"X-Hub-Signature": sign(body, SECRET), "Content-Type": "application/json"},
+    )
+
+
+def test_a_first_delivery_is_two_inserts_one_commit_then_the_wake_up(db_app: Flask) -> None:
+    queue = CommittedWhenWoken(db_app)
+    jobs.set_queue(db_app, queue)
+    statements = Statements(db_app.extensions["db"].engine)
+    client = db_app.test_client()
+
+    assert post(client, issue_created(key="SUP-1")).status_code == 202
+
+    assert [s.split()[0].upper() for s in statements.seen] == ["INSERT", "INSERT"]
+    assert statements.commits == 1
+    with db_app.extensions["db"].session() as session:
+        event = session.scalars(sa.select(WebhookEvent)).one()
+        job = session.scalars(sa.select(Job)).one()
+    assert (job.key, job.payload, job.status) == (
+        f"event:{event.id}",
+        {"event_id": event.id},
+        store.QUEUED,
+    )
+    assert queue.woken == [(job.id, store.QUEUED)]  # woken once committed, never before
+
+
+def test_a_redelivery_stores_nothing_and_wakes_nothing(db_app: Flask) -> None:
+    queue = CommittedWhenWoken(db_app)
+    jobs.set_queue(db_app, queue)
+    client = db_app.test_client()
+    assert post(client, issue_created(key="SUP-1")).json["duplicate"] is False
+
+    answer = post(client, issue_created(key="SUP-1"))
+
+    assert (answer.status_code, answer.json["duplicate"]) == (202, True)
+    assert len(queue.woken) == 1
+    with db_app.extensions["db"].session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == 1
+        assert session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1
+
+
+def test_a_claim_reads_the_job_in_the_same_statement(db_app: Flask) -> None:
+    with db_app.extensions["db"].session() as session:
+        job_id = store.add_new(
+            session,
+            "test_kind",
+            {"n": 1},
+            key="k",
+            now=NOW,
+            policy=store.JobPolicy(),
+        )
+        session.commit()
+    statements = Statements(db_app.extensions["db"].engine)
+    sessions = db_app.extensions["db"].sessionmaker
+
+    claimed = store.claim(sessions, job_id, "w", now=NOW, lease=store.JobPolicy().lease)
+
+    assert claimed == store.Claimed(job_id, "test_kind", {"n": 1}, 1)
+    assert [s.split()[0].upper() for s in statements.seen] == ["UPDATE"]
+    assert store.claim(sessions, job_id, "w2", now=NOW, lease=store.JobPolicy().lease) is None
+
+
+# -- a ticket ----------------------------------------------------------------------------------------
+
+
+def test_a_tickets_messages_are_looked_up_once_and_its_report_rendered_once_per_run(
+    db_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two tickets of one site share a diagnosis: one outbox look-up each (not one per message),
+    and the stored report is rendered once for both tickets' attachments."""
+    renders: list[tuple[str, str]] = []
+    real = runs_service.render
+
+    def counting(report: Any, fmt: str) -> str:
+        renders.append((str(report.data.get("run_id")), fmt))
+        return real(report, fmt)
+
+    monkeypatch.setattr(runs_service, "render", counting)
+    db_app.config["MULESIGHT_SHARED_DIAGNOSIS_S"] = 300
+    with db_app.extensions["db"].session() as session:
+        site(session, ("OPS", "api-manager-sandbox-only"))
+        keys = [ticket_store.create_ticket(session, summary=f"t{n}").key for n in range(2)]
+    client = db_app.test_client()
+    statements = Statements(db_app.extensions["db"].engine)
+
+    for number, key in enumerate(keys):
+        payload = issue_created(key=key)
+        payload["issue"]["id"] = str(20000 + number)
+        assert post(client, payload).status_code == 202
+
+    with db_app.extensions["db"].session() as session:
+        messages = session.scalars(sa.select(OutboxMessage)).all()
+    assert len(messages) == 8 and {m.status for m in messages} == {"delivered"}
+    selects = [s for s in statements.seen if s.startswith("SELECT") and " FROM outbox " in s]
+    # one look-up of each ticket's prefix before its four messages, none per message
+    assert (
+        len(
+            [
+                s
+                for s in selects
+                if s.startswith("SELECT outbox.id FROM outbox WHERE (outbox.idempotency_key LIKE")
+            ]
+        )
+        == 2
+    )
+    assert not [s for s in selects if "outbox.idempotency_key =" in s]
+    # ... and one render of the shared run per format, for both tickets
+    assert sorted(fmt for _run, fmt in renders) == ["json", "markdown"]
+    assert len({run for run, _fmt in renders}) == 1
+
+
+# -- the worker process --------------------------------------------------------------------------------
+
+
+def test_job_threads_run_several_jobs_at_once(db_app: Flask) -> None:
+    """Three jobs that each wait for the other two: they only finish if they run together."""
+    together = threading.Barrier(3, timeout=30)
+    jobs.JOBS["test_together"] = lambda _p: {"party": together.wait()}
+    try:
+        ids = []
+        with db_app.extensions["db"].session() as session:
+            for n in range(3):
+                ids.append(
+                    store.add_new(
+                        session,
+                        "test_together",
+                        {},
+                        key=f"t{n}",
+                        now=NOW,
+                        policy=store.JobPolicy(),
+                    )
+                )
+            session.commit()
+        threads = JobThreads(db_app, 3)
+        for job_id in ids:
+            threads.submit(job_id)
+        threads.shutdown()
+    finally:
+        jobs.JOBS.pop("test_together", None)
+    with db_app.extensions["db"].session() as session:
+        rows = session.scalars(sa.select(Job).where(Job.id.in_(ids))).all()
+    assert [r.status for r in rows] == ["done"] * 3
+    assert sorted(r.result["party"] for r in rows) == [0, 1, 2]
+
+
+def _niceness_in_child(first: int, second: int, out: Any) -> None:
+    out.put((lower_priority(first), lower_priority(second)))
+
+
+def test_a_worker_lowers_its_priority_once_and_never_raises_it() -> None:
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_niceness_in_child, args=(5, 3, out))
+    child.start()
+    first, second = out.get(timeout=30)
+    child.join(30)
+    assert first >= 5
+    assert second == first  # absolute: a child inheriting it stays, a lower ask changes nothing
+
+
+def test_the_worker_command_declares_its_threads_and_priority(app: Flask) -> None:
+    from app.config import SETTINGS_BY_KEY
+
+    assert SETTINGS_BY_KEY["MULESIGHT_WORKER_THREADS"].default > 1
+    assert SETTINGS_BY_KEY["MULESIGHT_WORKER_NICE"].default > 0
