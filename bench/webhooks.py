@@ -58,6 +58,19 @@ SCENARIO = "api-manager-sandbox-only"  # a broken site: every ticket gets all fo
 LATENCY_S = 0.021
 
 
+def cpu_seconds(group: int) -> float:
+    """CPU time (user + system) of the live processes of process group ``group``, from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -235,6 +248,12 @@ class Deployment:
             while len(Worker.all(queue=queue)) < processes and time.monotonic() < end:
                 time.sleep(0.2)
 
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds so far of the web processes and of the worker processes (live ones)."""
+        return tuple(  # type: ignore[return-value]
+            cpu_seconds(proc.pid) if proc is not None else 0.0 for proc in (self.web, self.workers)
+        )
+
     def stop_workers(self) -> None:
         if self.workers is not None:
             os.killpg(self.workers.pid, signal.SIGTERM)
@@ -308,7 +327,9 @@ def intake(
 ) -> dict[str, Any]:
     numbers = list(range(first, first + int(args.rate * args.seconds)))
     log(f"intake: {len(numbers)} webhooks at {args.rate}/s ...")
+    web_cpu, worker_cpu = deploy.cpu()
     results = send_all(deploy.base, numbers, args.rate, args.sites)
+    web_cpu = deploy.cpu()[0] - web_cpu
     latencies = [(answered - due) * 1000 for _n, due, answered, status in results if status == 202]
     errors = sum(1 for *_rest, status in results if status != 202)
     tickets = [f"SUP-{n}" for n, *_rest, status in results if status == 202]
@@ -317,6 +338,7 @@ def intake(
     )
     drained = wait_enriched(standin, tickets, args.patience)
     done = sum(1 for t in tickets if enriched(standin, t))
+    worker_cpu = deploy.cpu()[1] - worker_cpu
     return {
         "webhooks": len(numbers),
         "intake_p50_ms": round(percentile(latencies, 50), 1),
@@ -325,6 +347,9 @@ def intake(
         "intake_errors": errors,
         "enriched": done,
         "drain_s_after_last_webhook": round(drained, 1),
+        # CPU per item, whatever else the machine runs: what the 2 cores must pay
+        "web_cpu_ms_per_webhook": round(web_cpu * 1000 / max(1, len(numbers)), 2),
+        "worker_cpu_ms_per_ticket": round(worker_cpu * 1000 / max(1, done), 1),
     }
 
 

@@ -96,10 +96,12 @@ class JobQueue:
                 now=clock_of(self.app)(),
                 lease=self.policy.lease,
             )
+        waiting = self.waiting(ids) if ids else set()
         for job_id in ids:
-            self.wake(job_id)
+            if job_id not in waiting:
+                self.wake(job_id)
         if ids:
-            log.info("sweeper woke %d job(s)", len(ids))
+            log.info("sweeper woke %d job(s)", len(ids) - len(waiting))
         return ids
 
     def prune(self) -> int:
@@ -113,6 +115,10 @@ class JobQueue:
         if deleted:
             log.info("sweeper deleted %d finished job(s)", deleted)
         return deleted
+
+    def waiting(self, ids: list[int]) -> set[int]:
+        """Those of ``ids`` whose wake-up still waits in the queue (none known by default)."""
+        return set()
 
     def start(self) -> None:
         """Start what runs in the background in this process (nothing by default)."""
@@ -217,16 +223,34 @@ class RedisQueue(JobQueue):
         self.rq = Queue(self.name, connection=self.redis)
         self.job_timeout = int(app.config.get("MULESIGHT_JOB_TIMEOUT_S") or 900)
 
+    def wake_id(self, job_id: int) -> str:
+        """The RQ job id of job ``job_id``'s wake-up (one per job, so a waiting one is found)."""
+        return f"{self.name}-{job_id}"
+
+    def waiting(self, ids: list[int]) -> set[int]:
+        """Jobs whose wake-up is still in the Redis queue: a backlog is not a lost wake-up, so the
+        sweeper does not pile another wake-up on each waiting job (the queue would only grow)."""
+        try:
+            queued = {raw.decode() for raw in self.redis.lrange(self.rq.key, 0, -1)}
+        except Exception as exc:  # Redis down: wake them all (each wake-up fails the same way)
+            log.warning("could not read the Redis queue (%s)", exc)
+            return set()
+        return {job_id for job_id in ids if self.wake_id(job_id) in queued}
+
     def wake(self, job_id: int) -> None:
         try:
-            self.rq.enqueue(
-                PERFORM,
-                job_id,
-                job_timeout=self.job_timeout,
-                result_ttl=0,
-                failure_ttl=24 * 3600,
-                description=f"mulesight job {job_id}",
-            )
+            with self.redis.pipeline() as pipe:  # one round trip (RQ alone makes two)
+                self.rq.enqueue(
+                    PERFORM,
+                    job_id,
+                    job_id=self.wake_id(job_id),
+                    job_timeout=self.job_timeout,
+                    result_ttl=0,
+                    failure_ttl=24 * 3600,
+                    description=f"mulesight job {job_id}",
+                    pipeline=pipe,
+                )
+                pipe.execute()
         except Exception as exc:  # Redis down: the row stands, the sweeper wakes it later
             log.warning("could not wake job %s on Redis (%s); the sweeper will", job_id, exc)
 

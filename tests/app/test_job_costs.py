@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -250,3 +251,49 @@ def test_the_worker_command_declares_its_threads_and_priority(app: Flask) -> Non
 
     assert SETTINGS_BY_KEY["MULESIGHT_WORKER_THREADS"].default > 1
     assert SETTINGS_BY_KEY["MULESIGHT_WORKER_NICE"].default > 0
+
+
+# -- wake-ups on Redis -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_queue(app: Flask) -> Iterator[jobs.RedisQueue]:
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis server answers at 127.0.0.1:6379")
+    app.config.update(
+        MULESIGHT_JOB_QUEUE=None,
+        MULESIGHT_REDIS_URL="redis://127.0.0.1:6379/0",
+        MULESIGHT_QUEUE_NAME=f"mulesight-test-{uuid.uuid4().hex[:12]}",
+    )
+    queue = jobs.build_queue(app)
+    assert isinstance(queue, jobs.RedisQueue)
+    jobs.set_queue(app, queue)
+    yield queue
+    queue.rq.empty()
+    queue.rq.delete(delete_jobs=True)
+    queue.redis.close()
+
+
+def test_a_backlog_is_not_a_lost_wake_up(
+    app: Flask, redis_queue: jobs.RedisQueue, clock: Any
+) -> None:
+    """A job still waiting in Redis past its wake-by time gets no second wake-up from the
+    sweeper (a backlog would only grow); one whose wake-up is gone is woken again."""
+    jobs.JOBS["test_noop"] = lambda _p: None
+    try:
+        job_id = redis_queue.enqueue("test_noop", {})
+    finally:
+        jobs.JOBS.pop("test_noop", None)
+    assert redis_queue.rq.job_ids == [redis_queue.wake_id(job_id)]
+
+    clock.advance(seconds=redis_queue.policy.lease.total_seconds() + 1)
+    assert redis_queue.sweep() == [job_id]
+    assert redis_queue.rq.count == 1  # still the one wake-up
+
+    redis_queue.rq.empty()  # the wake-up is lost (Redis flushed, say)
+    clock.advance(seconds=redis_queue.policy.lease.total_seconds() + 1)
+    assert redis_queue.sweep() == [job_id]
+    assert redis_queue.rq.job_ids == [redis_queue.wake_id(job_id)]
