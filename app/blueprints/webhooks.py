@@ -42,6 +42,8 @@ DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 MAX_DELIVERY_ID = 255
 # A redelivery queues again a job in one of these states (a queued or running one goes on as is).
 RETRY_ON_REDELIVERY = (job_store.FAILED, job_store.WAITING)
+# Built once: the columns come with each execution's parameters (defaults fill the rest).
+INSERT_EVENT = insert(WebhookEvent).returning(WebhookEvent.id)
 
 
 class WebhookAccepted(Schema):
@@ -123,9 +125,8 @@ def _accept_new(queue: Any, session: Any, key: str, payload: dict[str, Any]) -> 
     delivery id is stored already."""
     try:
         event_id = session.scalar(
-            insert(WebhookEvent)
-            .values(delivery_id=key, payload=Redactor().redact(payload), status="received")
-            .returning(WebhookEvent.id)
+            INSERT_EVENT,
+            {"delivery_id": key, "payload": Redactor().redact(payload), "status": "received"},
         )
         job_id = queue.submit_new(
             session, ENRICH_WEBHOOK_EVENT, {"event_id": event_id}, key=event_job_key(event_id)

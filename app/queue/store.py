@@ -34,6 +34,7 @@ QUEUED, RUNNING, WAITING, DONE, FAILED = "queued", "running", "waiting", "done",
 ERROR_LIMIT = 1000
 SWEEP_BATCH = 500
 PRUNE_BATCHES = 10
+_INSERT_JOB = insert(Job).returning(Job.id)  # built once; the values come with each call
 
 
 @dataclass(frozen=True)
@@ -119,22 +120,17 @@ def add_new(
 ) -> int:
     """:func:`submit` for a key the caller knows is new (one ``INSERT``, no look-up; a key that
     exists fails on the unique index); returns the job's id."""
-    return int(
-        session.scalar(
-            insert(Job)
-            .values(
-                key=key,
-                kind=kind,
-                installation_id=installation_id,
-                payload=dict(payload),
-                status=QUEUED,
-                attempts=0,
-                lease_until=now + policy.lease,
-                created_at=now,
-            )
-            .returning(Job.id)
-        )
-    )
+    values = {
+        "key": key,
+        "kind": kind,
+        "installation_id": installation_id,
+        "payload": dict(payload),
+        "status": QUEUED,
+        "attempts": 0,
+        "lease_until": now + policy.lease,
+        "created_at": now,
+    }
+    return int(session.scalar(_INSERT_JOB, values))
 
 
 def claim(
