@@ -71,7 +71,11 @@ class RunOptions:
 @dataclass(frozen=True)
 class RunInput:
     """What one run looks at. ``rate_limiter`` and ``token_cache`` default to the run's own; a
-    service with many processes passes shared ones (one budget per organization)."""
+    service with many processes passes shared ones (one budget per organization).
+
+    ``notes`` go into the report as they are; ``known_secrets`` (say, a token the caller held
+    for the run) are redacted with the connection's, in the report's one redaction pass.
+    """
 
     connection: Connection
     state: AppState = field(default_factory=AppState)
@@ -80,6 +84,8 @@ class RunInput:
     run_id: str | None = None
     rate_limiter: RateLimiter | None = None
     token_cache: MutableMapping[Any, CachedToken] | None = None
+    notes: Sequence[str] = ()
+    known_secrets: Sequence[str | None] = ()
 
 
 def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
@@ -110,7 +116,7 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
         client, RunnerSettings(concurrency=options.concurrency, deadline_s=options.deadline_s)
     )
     started = time.monotonic()
-    scanner = _SecretScanner(connection.client_secret, client)
+    scanner = _SecretScanner(connection.client_secret, client, run.known_secrets)
     try:
         result = runner.run(plan, on_record=scanner.scan)
     finally:
@@ -119,7 +125,9 @@ def run_diagnostics(run: RunInput, options: RunOptions | None = None) -> Report:
     records = in_plan_order(result.records, catalogue, plan.environments)
     data = _build_report(run, options, now, records, plan.environments, result.hit_deadline)
     data["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
-    secrets = [connection.client_secret, *client.issued_tokens()]
+    if run.notes:
+        data["notes"] = list(run.notes)
+    secrets = [connection.client_secret, *client.issued_tokens(), *scanner.extra]
     redacted = redact_report(data, known_secrets=secrets, redactor=scanner.redactor_for(secrets))
     return Report(validate_report(redacted))
 
@@ -133,21 +141,24 @@ class _SecretScanner:
     exactly the report's secrets — what is redacted is the same, only sooner scanned.
     """
 
-    def __init__(self, client_secret: str, client: AnypointClient) -> None:
+    def __init__(
+        self, client_secret: str, client: AnypointClient, extra: Sequence[str | None] = ()
+    ) -> None:
         self._client_secret = client_secret
         self._client = client
-        self._secrets: tuple[str, ...] | None = None
+        self.extra = tuple(extra)  # the caller's known secrets (a Forge token)
+        self._secrets: tuple[str | None, ...] | None = None
         self._redactor: Redactor | None = None
 
     def scan(self, record: ProbeRecord) -> None:
-        secrets = (self._client_secret, *self._client.issued_tokens())
+        secrets = (self._client_secret, *self._client.issued_tokens(), *self.extra)
         if self._redactor is None or secrets != self._secrets:
             self._secrets, self._redactor = secrets, Redactor(secrets)
         for text in (record.path, record.message):
             if text:
                 self._redactor.spans(text)
 
-    def redactor_for(self, secrets: Sequence[str]) -> Redactor | None:
+    def redactor_for(self, secrets: Sequence[str | None]) -> Redactor | None:
         return self._redactor if tuple(secrets) == self._secrets else None
 
 

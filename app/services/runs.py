@@ -2,8 +2,10 @@
 
 A run is one :func:`diagnostics.engine.run_diagnostics` call on the space's Anypoint (simulated or
 live, :mod:`app.services.anypoint`) and its Confluence side (:mod:`app.services.state`). Only the
-redacted, validated report is stored. Services take a session and plain values, never request
-globals; the views pass the tenant's ids.
+redacted, validated report is stored — redacted once, by the engine, with every secret the run
+held (the connection's, its tokens, a Forge system token) — and everything downstream (views,
+renders, ticket attachments) uses that stored report as it is. Services take a session and plain
+values, never request globals; the views pass the tenant's ids.
 """
 
 from __future__ import annotations
@@ -34,10 +36,8 @@ from app.storage.runs import RunRow
 from diagnostics.diff import diff_reports
 from diagnostics.engine import DEFAULT_DEADLINE_S, RunInput, RunOptions, run_diagnostics
 from diagnostics.model import MacroPage
-from diagnostics.redaction import redact_report
 from diagnostics.render import render
 from diagnostics.report import Report
-from diagnostics.report_schema import validate_report
 
 if TYPE_CHECKING:
     from app.queue import JobQueue
@@ -125,12 +125,14 @@ def run_for_space(
                 run_id=run_id,
                 rate_limiter=anypoint.rate_limiter,
                 token_cache=anypoint.token_cache,
+                notes=notes,
+                known_secrets=[system_token],
             ),
             RunOptions(deadline_s=deadline),
         )
     finally:
         anypoint.close()
-    data = _final(report, notes, system_token)
+    data = dict(report.data)  # redacted and validated by the engine, once: the stored artifact
     run = DiagnosticRun(
         id=run_id,
         installation_id=space.installation_id,
@@ -179,18 +181,6 @@ def _live_pages(
         "the pages listed are those named by recent render events."
     )
     return None
-
-
-def _final(report: Report, notes: Sequence[str], system_token: str | None) -> dict[str, Any]:
-    """The report to store: the engine's (redacted, with the connection's secret and tokens, and
-    validated) as is — or, when this service added notes or held a Forge system token, redacted
-    once more for those and validated again."""
-    if not notes and not system_token:
-        return dict(report.data)
-    data = dict(report.data)
-    if notes:
-        data["notes"] = list(notes)
-    return validate_report(redact_report(data, known_secrets=[system_token]))
 
 
 def run_for_site(

@@ -18,6 +18,7 @@ from app import storage
 from app.confluence import ConfluenceError
 from app.models import DiagnosticRun, Installation, Space
 from app.services import runs
+from diagnostics import engine
 from diagnostics.model import MacroPage, MacroPlacement
 from diagnostics.report_schema import validate_report
 from tests.app.conftest import ACCOUNT, CLOUDS, SITE_A, SITE_B
@@ -368,6 +369,31 @@ def test_live_run_falls_back_when_confluence_fails(
     assert run.report["macros"] == []
     assert len(run.report["notes"]) == 1
     assert "HTTP 401" in run.report["notes"][0]
+    validate_report(run.report)
+
+
+def test_a_system_token_in_a_note_is_redacted_in_the_one_pass_of_the_engine(
+    app: Flask, live_anypoint: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored report is the single redacted artifact: the service's notes and the Forge
+    token go through the engine's redaction with the rest, not through a second pass."""
+    passes: list[int] = []
+    real = engine.redact_report
+
+    def counting(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        passes.append(1)
+        return real(*args, **kwargs)
+
+    def search(_base: str, token: str, **_: Any) -> list[MacroPage]:
+        raise ConfluenceError(f"Confluence refused {token} (HTTP 401)", status=401)
+
+    monkeypatch.setattr(runs, "find_macro_pages", search)
+    monkeypatch.setattr(engine, "redact_report", counting)
+    monkeypatch.setattr(runs, "redact_report", counting, raising=False)  # no second pass here
+    run = _live_run(app, system_token="sys-token-Zr84Kq2Lp")
+    assert "sys-token-Zr84Kq2Lp" not in json.dumps(run.report)
+    assert "Confluence refused" in run.report["notes"][0]
+    assert passes == [1]
     validate_report(run.report)
 
 
