@@ -756,8 +756,7 @@ def process_webhook_event(
     event = session.get(WebhookEvent, event_id)
     if event is None or event.status == DONE:
         return None
-    event.status = PROCESSING  # committed with the run, or with the outcome
-    try:
+    try:  # the job's row says it runs; the event's own status changes once, with the outcome
         result = enrich_ticket(
             session,
             ticket_from_webhook(event.payload, now),
