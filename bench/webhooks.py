@@ -7,7 +7,8 @@ stand-in on loopback answering each call after 21 ms. Every address is loopback.
 1. **Intake** — open loop: signed ``jira:issue_created`` webhooks at ``--rate``/s for
    ``--seconds`` s, each sent at its scheduled time from a separate process; latency counts from
    the scheduled time to the 202. Prints p50/p99/max and errors, then how long the workers took
-   to enrich the lot.
+   to enrich the lot, and the CPU time the web processes spent per webhook and the worker
+   processes per ticket (from /proc: what the cores must pay, however busy the machine is).
 2. **Burst** — ``--burst`` webhooks at once; time from each webhook to its ticket enriched
    (internal comment, attachments, labels and public comment all received): p50/p95/max.
 3. **Crash** — another burst; once some of it is enriched, SIGKILL of every process (gunicorn
