@@ -494,6 +494,9 @@ def unknown_site_note(ticket: TicketInput, site_url: str | None, kinds: Sequence
         "Space settings → MuleSight and save the Anypoint connected app (client id and secret). "
         "Then run diagnostics and attach the report: `mulesight attach RUN_ID --ticket "
         f"{ticket.key}`.",
+        "",
+        "The customer has been asked for the site URL"
+        + (" and whether MuleSight is installed and connected there." if site_url else "."),
     ]
     if kinds:
         lines += [
@@ -501,6 +504,29 @@ def unknown_site_note(ticket: TicketInput, site_url: str | None, kinds: Sequence
             f"**Security-impacting:** the ticket text holds a secret ({', '.join(kinds)}); it is "
             "not quoted here. Route to the security owner and ask the customer to rotate it.",
         ]
+    return redact_text("\n".join(lines))
+
+
+def unknown_site_ask(site_url: str | None, missing: Sequence[str]) -> str:
+    """The public comment when no installation matches: the site, then any other missing detail."""
+    if site_url:
+        lines = [
+            "Thank you for your request. We could not find MuleSight for Confluence connected on "
+            f"{site_url}, so diagnostics could not run yet.",
+            "",
+            "Please reply with:",
+            f"- Your Confluence site URL, if it is not {site_url}",
+            "- Whether MuleSight is installed on that site and a space is connected to Anypoint "
+            "(Space settings → MuleSight)",
+        ]
+    else:
+        lines = [
+            "Thank you for your request. To run MuleSight diagnostics we need to know your site.",
+            "",
+            "Please reply with:",
+            f"- {CUSTOMER_ASKS['customer_site_url']}",
+        ]
+    lines += [f"- {CUSTOMER_ASKS[key]}" for key in missing]
     return redact_text("\n".join(lines))
 
 
@@ -612,6 +638,8 @@ def enrich_ticket(
     if not runs:
         body = unknown_site_note(ticket, site_url, kinds)
         _comment(session, result, f"{ref}:comment:internal", body, public=False, now=now)
+        ask = unknown_site_ask(site_url, [k for k in reading.missing if k != "customer_site_url"])
+        _comment(session, result, f"{ref}:comment:public", ask, public=True, now=now)
         return result
 
     reports = [report_of(run) for run in runs]
@@ -777,6 +805,9 @@ def process_webhook_event(
 
 def _mark_failed(session: Session, event_id: int, exc: Exception) -> None:
     event = session.get(WebhookEvent, event_id)
+    if event is not None and event.status == DONE:  # a concurrent run finished it: keep done
+        log.info("webhook event %s was enriched by another run meanwhile", event_id)
+        return
     if event is not None:
         event.status = FAILED
         event.error = redact_text(f"{type(exc).__name__}: {exc}")[:1000]

@@ -145,10 +145,14 @@ def test_every_space_of_the_site_when_none_is_named(app: Flask, session: Session
     ]
 
 
-def test_a_site_without_spaces_gets_the_internal_note_only(app: Flask, session: Session) -> None:
+def test_a_site_without_spaces_gets_the_internal_note_and_asks_the_customer(
+    app: Flask, session: Session
+) -> None:
     site(session)
     result = enrich(app, session, "https://acme.atlassian.net is broken")
-    assert result.messages == ["t:comment:internal"] and result.run_ids == []
+    assert result.messages == ["t:comment:internal", "t:comment:public"] and result.run_ids == []
+    ask = outbox.find_message(session, "t:comment:public")
+    assert ask is not None and "a space is connected to Anypoint" in ask.payload["body"]
 
 
 def test_nothing_missing_and_no_upstream_means_no_public_comment() -> None:
@@ -267,3 +271,36 @@ def test_a_failed_job_leaves_nothing_half_written_and_a_redelivery_retries(
     view = store.ticket_detail(session, store_ticket.key)
     assert [c.public for c in view.comments] == [False, True]
     assert len(view.attachments) == 2
+
+
+def test_a_run_that_collides_with_one_that_finished_leaves_the_event_done(
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of one event (a lease given away): the loser's error must not undo ``done``."""
+    site(session, ("OPS", "healthy"))
+    store_ticket = store.create_ticket(session, summary="placeholder")
+    monkeypatch.setattr(enrichment, "fresh_run_for_space", _raise_runtime_error)
+    assert _post(client, issue_created(key=store_ticket.key)).status_code == 202
+    event_id = session.scalars(sa.select(WebhookEvent.id)).one()
+
+    def finished_elsewhere_then_collide(*_args: Any, **_kwargs: Any) -> Any:
+        with app.extensions["db"].session() as other:  # the other run commits first
+            other.get(WebhookEvent, event_id).status = "done"
+            other.commit()
+        raise RuntimeError("duplicate outbox key")
+
+    monkeypatch.setattr(enrichment, "enrich_ticket", finished_elsewhere_then_collide)
+    with app.app_context(), pytest.raises(RuntimeError):
+        enrichment.process_webhook_event(
+            session,
+            event_id,
+            target=TARGET_LOCAL,
+            config=app.config,
+            box=app.extensions["secret_box"],
+        )
+    session.expire_all()
+    assert session.get(WebhookEvent, event_id).status == "done"
+
+
+def _raise_runtime_error(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("Anypoint exploded")

@@ -376,7 +376,7 @@ def test_without_a_webhook_secret_every_webhook_is_refused(
     assert count(app, WebhookEvent) == 0 and len(jsm.calls) == 0
 
 
-def test_unknown_site_gets_one_internal_comment_only(
+def test_unknown_site_gets_an_internal_note_and_the_customer_is_asked(
     app: Flask, post: Post, jsm: responses.RequestsMock
 ) -> None:
     connect_site(app)
@@ -388,12 +388,36 @@ def test_unknown_site_gets_one_internal_comment_only(
 
     assert post(payload).status_code == 202
 
-    assert calls(jsm) == [("POST", COMMENT_URL)]
-    assert comment.call_count == 1
-    sent = _json(jsm.calls[0].request)
-    assert sent["public"] is False
-    assert "https://globex.atlassian.net" in sent["body"]
-    assert "not connected" in sent["body"] and "mulesight attach" in sent["body"]
+    assert calls(jsm) == [("POST", COMMENT_URL), ("POST", COMMENT_URL)]
+    assert comment.call_count == 2
+    internal, public = (_json(call.request) for call in jsm.calls)
+    assert internal["public"] is False and public["public"] is True
+    assert "https://globex.atlassian.net" in internal["body"]
+    assert "not connected" in internal["body"] and "mulesight attach" in internal["body"]
+    assert "customer has been asked" in internal["body"]
+    assert (
+        "could not find MuleSight for Confluence connected on https://globex.atlassian.net"
+        in (public["body"])
+    )
+    assert "if it is not https://globex.atlassian.net" in public["body"]
+    assert "steps that show the problem" in public["body"]  # the other missing details too
+    assert count(app, DiagnosticRun) == 0
+
+
+def test_a_ticket_naming_no_site_asks_the_customer_for_it(
+    app: Flask, post: Post, jsm: responses.RequestsMock
+) -> None:
+    connect_site(app)
+    jsm.post(COMMENT_URL, status=201, json={"id": "30010"})
+
+    assert post(
+        issue_created(summary="Macros broken", description="Nothing loads.")
+    ).status_code == (202)
+
+    internal, public = (_json(call.request) for call in jsm.calls)
+    assert "none (no *.atlassian.net URL in the ticket)" in internal["body"]
+    assert public["public"] is True
+    assert "Your Confluence site URL, for example https://acme.atlassian.net" in public["body"]
     assert count(app, DiagnosticRun) == 0
 
 
