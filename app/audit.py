@@ -46,7 +46,7 @@ def current_actor() -> str | None:
     """The actor of the current request: ``forge:<accountId>`` or ``support:<name>``."""
     for principal in (g.get("support"), g.get("tenant")):
         if principal is not None:
-            return principal.actor
+            return str(principal.actor)
     return None
 
 

@@ -11,16 +11,18 @@ import sys
 from collections.abc import Sequence
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import ScriptInfo, with_appcontext
 from werkzeug.serving import run_simple
 
 from app import cli_dev, cli_keys, cli_settings, cli_tickets, create_app, storage
 from app.audit import audit
 from app.config import ConfigError
+from app.context import real_app
 from app.db import get_db, get_session
 from app.jobs import get_queue
 from app.models import SUPPORT_ROLES
+from app.queue.backends import RedisQueue
 from app.storage.support_tokens import TokenNameTaken
 from diagnostics.commands import InputError, register_engine_commands
 
@@ -85,12 +87,14 @@ def worker(processes: int) -> None:
     """
     from app.queue.worker import child_command, lower_priority, run_worker, supervise
 
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = real_app()
     if not app.config.get("MULESIGHT_REDIS_URL"):
         raise InputError("mulesight worker needs MULESIGHT_REDIS_URL (the Redis job queue)")
     lower_priority(int(app.config.get("MULESIGHT_WORKER_NICE") or 0))  # the children inherit it
     if processes == 1:
-        click.echo(f"MuleSight worker {os.getpid()} on {get_queue(app).name}", err=True)
+        queue = get_queue(app)
+        where = queue.name if isinstance(queue, RedisQueue) else "the job queue"
+        click.echo(f"MuleSight worker {os.getpid()} on {where}", err=True)
         run_worker(app)
         return
     app.extensions["db"].dispose()

@@ -79,7 +79,8 @@ def find_macro_pages(
             # No sleeping on 429 Retry-After inside a request: the caller decides about retries.
             retry_with_header=False,
         )
-        confluence.timeout = timeout  # the library truncates to int; keep fractions
+        # The library truncates to int; keep fractions (requests takes them).
+        confluence.timeout = timeout  # type: ignore[assignment]  # float on purpose, see above
         for result in _search(confluence, cql, limit, timeout):
             page = _macro_page(result, module_keys, space_key)
             if page is not None and page.page_id not in found:

@@ -103,4 +103,5 @@ def init_app(app: Flask) -> None:
 
 def secret_box() -> SecretBox:
     """The current app's :class:`SecretBox`."""
-    return current_app.extensions["secret_box"]
+    box: SecretBox = current_app.extensions["secret_box"]
+    return box

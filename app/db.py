@@ -110,14 +110,16 @@ def init_app(app: Flask) -> None:
 
 
 def get_db() -> Database:
-    return current_app.extensions["db"]
+    db: Database = current_app.extensions["db"]
+    return db
 
 
 def get_session() -> Session:
     """The session of the current app context (created on first use)."""
     if "db_session" not in g:
         g.db_session = get_db().sessionmaker()
-    return g.db_session
+    session: Session = g.db_session
+    return session
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -68,14 +68,14 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler[Any]):
     """Writes to the *current* ``sys.stderr`` (which test runners and servers swap)."""
 
     def __init__(self) -> None:
         logging.Handler.__init__(self)
 
     @property
-    def stream(self) -> Any:  # type: ignore[override]
+    def stream(self) -> Any:
         return sys.stderr
 
 

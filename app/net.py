@@ -166,7 +166,7 @@ class _GuardedConnectionMixin:
         try:
             addresses = self.outbound_policy.resolve(self._dns_host, self.port)
         except socket.gaierror as exc:
-            raise NewConnectionError(self, f"cannot resolve {self.host}: {exc}") from exc  # type: ignore[arg-type]
+            raise NewConnectionError(self, f"cannot resolve {self.host}: {exc}") from exc  # type: ignore[arg-type]  # mixed into HTTPConnection only
         last: OSError | None = None
         for address in addresses:
             try:
@@ -180,7 +180,7 @@ class _GuardedConnectionMixin:
                 raise ConnectTimeoutError(self, f"connecting to {self.host} timed out") from exc
             except OSError as exc:
                 last = exc
-        raise NewConnectionError(self, f"failed to connect to {self.host}: {last}")  # type: ignore[arg-type]
+        raise NewConnectionError(self, f"failed to connect to {self.host}: {last}")  # type: ignore[arg-type]  # mixed into HTTPConnection only
 
 
 def _pool_classes(policy: OutboundPolicy) -> dict[str, type]:

@@ -43,7 +43,7 @@ MAX_RENDER_ERROR_CHARS = 2000
 SPACE_KEY = validate.Regexp(
     r"^~?[A-Za-z0-9][A-Za-z0-9_:-]{0,254}$", error="Not a Confluence space key."
 )
-STRICT_BOOLEAN = {"truthy": {True}, "falsy": {False}}
+STRICT_BOOLEAN: dict[str, Any] = {"truthy": {True}, "falsy": {False}}
 
 
 def space_key_field(**kwargs: Any) -> fields.String:

@@ -183,6 +183,7 @@ def _derived(
     dataset: Dataset, results: Mapping[str, DatasetResult], state: AppState
 ) -> DatasetResult:
     sources = [results[s] for s in dataset.sources]
+    reason: str | None
     if not state.space.is_enabled(dataset.key):
         coverage, reason = Coverage.NONE, SKIP_DISABLED
     else:

@@ -65,10 +65,11 @@ def people_time(moment: datetime | str | None, zone: str) -> str | None:
     if moment is None:
         return None
     if isinstance(moment, str):
+        text = moment
         try:
-            moment = datetime.fromisoformat(moment)
+            moment = datetime.fromisoformat(text)
         except ValueError:
-            return moment
+            return text
     if moment.tzinfo is None:
         return moment.strftime("%d %b %Y %H:%M")
     local = moment.astimezone(ZoneInfo(zone))

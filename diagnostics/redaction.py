@@ -524,7 +524,7 @@ def redact_report(
     known_secrets: Iterable[str | None] = (),
     *,
     redactor: Redactor | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """A redacted copy of a report with ``redactions`` filled in (added to any existing counts).
 
     ``redactor``: one made with exactly ``known_secrets`` that has already scanned some of the
@@ -533,7 +533,7 @@ def redact_report(
     """
     redactor = redactor or Redactor(known_secrets)
     body = {k: v for k, v in report.items() if k != "redactions"}
-    redacted = redactor.redact(body)
+    redacted: dict[str, Any] = redactor.redact(body)
     existing = report.get("redactions")
     redacted["redactions"] = merge_summaries(
         existing if _is_summary(existing) else None, redactor.summary()

@@ -145,7 +145,7 @@ def _enum(choices: Iterable[str | None], *, null: bool = False, **kwargs: Any) -
     )
 
 
-def _enum_list(choices: Iterable[str], **kwargs: Any) -> fields.List:
+def _enum_list(choices: Iterable[str], **kwargs: Any) -> fields.List[str]:
     return fields.List(
         fields.String(validate=validate.OneOf(tuple(choices))), required=True, **kwargs
     )
@@ -390,7 +390,7 @@ class ReportSchema(_Open):
     def _references_hold(self, data: Mapping[str, Any], **_: Any) -> None:
         """Macro indexes and causes point into the report; the verdict follows the findings."""
         count = len(data["macros"])
-        errors: dict[str, Any] = {}
+        errors: dict[int, Any] = {}
         for i, finding in enumerate(data["findings"]):
             bad = [m for m in finding["macros"] if m >= count]
             if bad:
@@ -450,7 +450,8 @@ def validate_report(data: Mapping[str, Any]) -> dict[str, Any]:
         # Every field keeps its value as given, so a valid report loads as an equal copy (one
         # compare in C), and the report is returned as it came, key order included.
         return data
-    return _in_order_of(data, loaded)
+    ordered: dict[str, Any] = _in_order_of(data, loaded)
+    return ordered
 
 
 def _in_order_of(original: Any, loaded: Any) -> Any:

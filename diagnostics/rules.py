@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from diagnostics.catalogue import (
     DATASET_KEYS,
@@ -28,6 +29,8 @@ from diagnostics.findings import (
     DOC_MACROS,
     DOC_SCOPES,
     Finding,
+    FindingStatus,
+    Owner,
     describe_places,
     grant_scope_remediation,
     page_name,
@@ -172,7 +175,7 @@ def credentials_rule(ctx: RuleContext) -> list[Finding]:
         Finding(
             id=CREDENTIALS,
             subject="",
-            status="fail",
+            status=FindingStatus.FAIL,
             title="Anypoint rejected the connected app's client id or secret",
             detail=(
                 "The token call (POST /accounts/api/v2/oauth2/token) answered 401, so no data can "
@@ -184,7 +187,7 @@ def credentials_rule(ctx: RuleContext) -> list[Finding]:
                 f"{CONNECTION_SETTINGS} paste the client id and secret, save, and click "
                 "Test connection."
             ),
-            owner="customer_admin",
+            owner=Owner.CUSTOMER_ADMIN,
             datasets=[k for k, d in ctx.datasets.items() if d.coverage == "none" and d.checked],
             doc_url=DOC_CONNECTED_APPS,
         )
@@ -242,7 +245,7 @@ def upstream_rule(ctx: RuleContext) -> list[Finding]:
         Finding(
             id=UPSTREAM,
             subject="",
-            status="fail",
+            status=FindingStatus.FAIL,
             title="Anypoint Platform is not answering (upstream outage suspected)",
             detail=(
                 f"Every call for {_and([ctx.datasets[k].dataset.name for k in up.datasets])} "
@@ -256,7 +259,7 @@ def upstream_rule(ctx: RuleContext) -> list[Finding]:
                 "CloudHub-exposed APIs is S1) and quote this report's run id. MuleSight serves the "
                 "last good cache meanwhile; run diagnostics again when the platform recovers."
             ),
-            owner="mulesoft",
+            owner=Owner.MULESOFT,
             datasets=list(up.datasets),
             doc_url=up.status_page,
         )
@@ -283,7 +286,7 @@ def unreachable_rule(ctx: RuleContext) -> list[Finding]:
             Finding(
                 id=UNREACHABLE,
                 subject=place,
-                status="fail" if "none" in hit else "warn",
+                status=FindingStatus.FAIL if "none" in hit else FindingStatus.WARN,
                 title=f"{_and(names)} in {where} did not answer ({waited(records)})",
                 detail=(
                     f"Anypoint did not answer these calls for {where}: {calls}. Every other "
@@ -298,7 +301,7 @@ def unreachable_rule(ctx: RuleContext) -> list[Finding]:
                     "diagnostics again and send the report to MuleSight support if the calls "
                     "time out again."
                 ),
-                owner="mulesoft",
+                owner=Owner.MULESOFT,
                 datasets=list(dict.fromkeys(r.probe.dataset for r in records)),
                 doc_url=ctx.upstream.status_page,
             )
@@ -343,7 +346,7 @@ def dataset_rule(ctx: RuleContext) -> list[Finding]:
             Finding(
                 id=f"dataset.{d.coverage}",
                 subject=key,
-                status="fail" if d.coverage == "none" else "warn",
+                status=FindingStatus.FAIL if d.coverage == "none" else FindingStatus.WARN,
                 title=f"{d.dataset.name}: {COVERAGE_WORDS[d.coverage]}",
                 detail=f"{_dataset_why(ctx, d, scopes)} {d.dataset.impact}",
                 remediation=fix,
@@ -362,11 +365,11 @@ def _disabled_finding(key: str, d: DatasetResult) -> Finding:
     return Finding(
         id="dataset.disabled",
         subject=key,
-        status="warn",
+        status=FindingStatus.WARN,
         title=f"{d.dataset.name} is turned off for this space",
         detail=f"The space's MuleSight settings disable this dataset. {d.dataset.impact}",
         remediation=f"If the space needs it, turn {d.dataset.name} on in {CONNECTION_SETTINGS}.",
-        owner="customer_admin",
+        owner=Owner.CUSTOMER_ADMIN,
         datasets=[key],
         doc_url=DOC_DIAGNOSTICS,
     )
@@ -395,16 +398,16 @@ def _dataset_why(ctx: RuleContext, d: DatasetResult, scopes: list[str]) -> str:
     return "Some calls failed with unexpected answers (see the probe list)."
 
 
-def _dataset_fix(ctx: RuleContext, d: DatasetResult, scopes: list[str]) -> tuple[str, str]:
+def _dataset_fix(ctx: RuleContext, d: DatasetResult, scopes: list[str]) -> tuple[Owner, str]:
     if d.reason == "auth_blocked" and scopes and not ctx.credentials_failed:
         where = _forbidden_places(ctx, d.records)
-        return "customer_admin", grant_scope_remediation(", ".join(scopes), where)
+        return Owner.CUSTOMER_ADMIN, grant_scope_remediation(", ".join(scopes), where)
     if d.reason == "no_environments":
-        return "customer_admin", (
+        return Owner.CUSTOMER_ADMIN, (
             f"In {CONNECTED_APP_SCOPES}, grant the app access to the environments MuleSight "
             "should show, or check the environment filter of this run."
         )
-    return "mulesight_support", (
+    return Owner.MULESIGHT_SUPPORT, (
         "Send this report to MuleSight support: the probe list shows the failing calls."
     )
 
@@ -426,8 +429,8 @@ def scope_rule(ctx: RuleContext) -> list[Finding]:
             continue
         meta = SCOPES_BY_KEY[key]
         used_by = [k for k, d in ctx.datasets.items() if key in ctx.blamed_scopes(d.records)]
-        common = {
-            "status": "fail" if s.status == "none" else "warn",
+        common: dict[str, Any] = {
+            "status": FindingStatus.FAIL if s.status == "none" else FindingStatus.WARN,
             "scopes": [key],
             "doc_url": DOC_SCOPES,
         }
@@ -449,7 +452,7 @@ def scope_rule(ctx: RuleContext) -> list[Finding]:
                     title=f"Scope {key}: " + ("missing" if missing else f"not granted for {where}"),
                     detail=detail,
                     remediation=grant_scope_remediation(key, where),
-                    owner="customer_admin",
+                    owner=Owner.CUSTOMER_ADMIN,
                     datasets=used_by,
                     **common,
                 )
@@ -483,7 +486,7 @@ def scope_rule(ctx: RuleContext) -> list[Finding]:
                 ),
                 remediation="Fix the finding this one follows from; the scope is checked again "
                 "on the next run.",
-                owner="customer_admin",
+                owner=Owner.CUSTOMER_ADMIN,
                 datasets=used_by,
                 cause=cause,
                 after_fix="run diagnostics again to check the scope.",
@@ -513,12 +516,12 @@ def cache_rule(ctx: RuleContext) -> list[Finding]:
                 Finding(
                     id="cache.stale_fallback",
                     subject=key,
-                    status="warn",
+                    status=FindingStatus.WARN,
                     title=f"{d.dataset.name}: serving the last good cache because the refresh failed",
                     detail=f"The last scheduled refresh failed, so MuleSight shows data from {last}.",
                     remediation=f"Run Refresh now for {d.dataset.name} in {CONNECTION_SETTINGS}. "
                     "If it fails again, send this report to MuleSight support.",
-                    owner="customer_admin",
+                    owner=Owner.CUSTOMER_ADMIN,
                     datasets=[key],
                     doc_url=DOC_CACHE,
                     cause=cause or state_key,
@@ -565,11 +568,11 @@ def _cache_finding(
     return Finding(
         id=f"cache.{state}",
         subject=key,
-        status="fail" if state == "expired" else "warn",
+        status=FindingStatus.FAIL if state == "expired" else FindingStatus.WARN,
         title=f"{d.dataset.name} cache: {words[state]}",
         detail=detail,
         remediation=fix,
-        owner="customer_admin",
+        owner=Owner.CUSTOMER_ADMIN,
         datasets=[key],
         doc_url=DOC_CACHE,
         cause=cause,
@@ -607,14 +610,14 @@ def macro_rule(ctx: RuleContext) -> list[Finding]:
             Finding(
                 id=f"macro.{m.status}",
                 subject=f"{m.macro}@{m.page_id}" + (f"/{m.mode}" if m.mode else ""),
-                status="fail" if m.status == "error" else "warn",
+                status=FindingStatus.FAIL if m.status == "error" else FindingStatus.WARN,
                 title=f"{name} {MACRO_WORDS[m.status]} on {where}",
                 detail=detail,
                 remediation=(
                     "The dataset is healthy now: reload the page. If the macro still fails, "
                     "attach this report and a screenshot to a MuleSight support ticket."
                 ),
-                owner="mulesight_support",
+                owner=Owner.MULESIGHT_SUPPORT,
                 datasets=[m.dataset],
                 scopes=scopes,
                 macros=[index],
@@ -650,7 +653,7 @@ def deadline_rule(ctx: RuleContext) -> list[Finding]:
         Finding(
             id="run.deadline",
             subject="",
-            status="warn",
+            status=FindingStatus.WARN,
             title=f"Diagnostics stopped at the {ctx.deadline_s:g} s deadline",
             detail=(
                 "Some calls were still waiting for Anypoint when the run had to finish (a Forge "
@@ -660,7 +663,7 @@ def deadline_rule(ctx: RuleContext) -> list[Finding]:
                 "Run diagnostics again; if the same calls time out again, send this report to "
                 "MuleSight support."
             ),
-            owner="mulesight_support",
+            owner=Owner.MULESIGHT_SUPPORT,
             doc_url=DOC_DIAGNOSTICS,
             cause=cause,
             after_fix="run diagnostics again.",

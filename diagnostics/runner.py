@@ -16,7 +16,7 @@ import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from queue import Empty, SimpleQueue
@@ -51,7 +51,18 @@ class ProbeClient(Protocol):
         deadline: float | None = None,
     ) -> Any: ...
 
-    def paginate(self, path: str, **kwargs: Any) -> Any: ...
+    def paginate(
+        self,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        page_size: int = ...,
+        items: Callable[[Any], list[Any]] | None = None,
+        total: Callable[[Any], int | None] | None = None,
+        deadline: float | None = None,
+        on_page: Callable[[ApiResult], None] | None = None,
+    ) -> Iterator[Any]: ...
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def suggest_severity(
     ]
     production = [e for e in environments if e.type == "production"]
     # With no environment listed at all (token or environments refused), judge the organization.
-    places: list[Environment | None] = production if environments else [None]
+    places: list[Environment | None] = [*production] if environments else [None]
     for env in places:
         none = [d.dataset.name for d in checked if _coverage_in(d, env) == "none"]
         place = f"production environment {env.name} ({env.id})" if env else "the organization"

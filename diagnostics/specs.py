@@ -94,9 +94,10 @@ def fetch_endpoints(
         "name": detail.get("name"),
     }
     spec_file = choose_spec_file(detail.get("files"))
-    if spec_file is None:
+    link = _link_of(spec_file) if spec_file is not None else None
+    if spec_file is None or link is None:
         raise InvalidResponseError(f"{group_id}/{asset_id}/{version} lists no OAS or RAML file")
-    content = download(client, _link_of(spec_file), deadline=deadline)
+    content = download(client, link, deadline=deadline)
     text = _spec_text(content, spec_file)
     return EndpointsSpec(asset, parse_spec(text))
 
@@ -263,7 +264,8 @@ def _construct_tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> 
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node)
     else:
-        value = loader.construct_mapping(node)  # type: ignore[arg-type]
+        # YAML has three kinds of node: what is left is a MappingNode.
+        value = loader.construct_mapping(node)  # type: ignore[arg-type]  # narrowed by elimination
     return _Tagged(suffix, value)
 
 

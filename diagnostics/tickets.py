@@ -99,7 +99,8 @@ def ticket_document(ticket: Mapping[str, Any] | str) -> TicketDocument:
         ticket = parsed
     issue = ticket.get("issue")
     source = issue if isinstance(issue, Mapping) else ticket
-    fields = source.get("fields") if isinstance(source.get("fields"), Mapping) else source
+    raw_fields = source.get("fields")
+    fields = raw_fields if isinstance(raw_fields, Mapping) else source
     names = source.get("names") or ticket.get("names")
     names = names if isinstance(names, Mapping) else {}
     key = source.get("key")
@@ -141,6 +142,7 @@ def _scan_lines(value: Any, label: str | None = None) -> list[str]:
 
 
 def _comments(value: Any) -> list[str]:
+    items: Any  # a page of comments, or one comment, as the ticket source gave it
     if isinstance(value, Mapping):
         items = value.get("comments") if "comments" in value else [value]
     else:
@@ -166,7 +168,7 @@ def _text_of(value: Any) -> str:
             return adf_text(value).strip()
         for key in ("value", "name", "displayName"):
             if isinstance(value.get(key), str):
-                return value[key]
+                return str(value[key])
         return "\n".join(_labelled(str(k), v) for k, v in value.items() if _text_of(v))
     if isinstance(value, list | tuple):
         return ", ".join(t for t in (_text_of(v) for v in value) if t)

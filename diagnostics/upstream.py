@@ -19,7 +19,7 @@ from diagnostics.policy import in_maintenance_window
 @dataclass(frozen=True)
 class UpstreamState:
     control_plane: str
-    status_page: str
+    status_page: str | None  # None for a custom control plane
     suspected: bool = False
     in_maintenance_window: bool = False
     datasets: Sequence[str] = field(default_factory=tuple)

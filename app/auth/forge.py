@@ -144,7 +144,9 @@ class JwksCache:
         self._fetched_at = now
 
 
-def verify_invocation_token(token: str, *, app_id: str, jwks: JwksCache, leeway: int) -> dict:
+def verify_invocation_token(
+    token: str, *, app_id: str, jwks: JwksCache, leeway: int
+) -> dict[str, Any]:
     """The claims of a valid FIT; :class:`ForgeAuthError` otherwise."""
     try:
         header = jwt.get_unverified_header(token)
@@ -169,7 +171,7 @@ def verify_invocation_token(token: str, *, app_id: str, jwks: JwksCache, leeway:
         raise ForgeAuthError(f"Invalid Forge Invocation Token: {exc}.") from None
 
 
-def _claim(claims: dict, *path: str) -> str | None:
+def _claim(claims: dict[str, Any], *path: str) -> str | None:
     value: Any = claims
     for part in path:
         value = value.get(part) if isinstance(value, dict) else None
@@ -309,7 +311,7 @@ def forge_required(view: Callable[..., Any]) -> Callable[..., Any]:
         g.tenant = authenticate_forge_request()
         return view(*args, **kwargs)
 
-    wrapper.__api_security__ = FORGE_SECURITY  # type: ignore[attr-defined]
+    wrapper.__api_security__ = FORGE_SECURITY  # type: ignore[attr-defined]  # read back by app.openapi
     return wrapper
 
 

@@ -60,7 +60,7 @@ def support_required(role: str = "viewer") -> Callable[[Callable[..., Any]], Cal
             g.support = authenticate_support_request(role)
             return view(*args, **kwargs)
 
-        wrapper.__api_security__ = SUPPORT_SECURITY  # type: ignore[attr-defined]
+        wrapper.__api_security__ = SUPPORT_SECURITY  # type: ignore[attr-defined]  # read back by app.openapi
         return wrapper
 
     return decorator

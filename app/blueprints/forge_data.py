@@ -80,7 +80,8 @@ def get_scopes_csv(query: dict[str, Any]) -> Response | list[dict[str, Any]]:
     _space(query["space_key"])
     rows = connected_app.scope_checklist()
     if query["format"] == "json":
-        return ScopeRowOut(many=True).dump(rows)
+        dumped: list[dict[str, Any]] = ScopeRowOut(many=True).dump(rows)
+        return dumped
     disposition = f"attachment; filename={connected_app.CSV_FILENAME}"
     return Response(
         connected_app.scopes_csv(rows),

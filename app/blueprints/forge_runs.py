@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app import storage
 from app.auth import forge_required
+from app.context import real_app
 from app.crypto import secret_box
 from app.db import get_session
 from app.errors import ApiError
@@ -143,7 +144,7 @@ def create_run(body: dict[str, Any]) -> DiagnosticRun | Response:
         return site_check(body["space_key"])
     session = get_session()
     space = storage.get_space(session, g.tenant.installation_id, body["space_key"])
-    queue = get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
+    queue = get_queue(real_app())
     run_id, job_id = runs.submit_run(
         queue,
         session,

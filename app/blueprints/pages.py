@@ -45,6 +45,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app import storage
 from app.audit import audit
 from app.auth import SupportPrincipal
+from app.context import real_app
 from app.crypto import secret_box
 from app.db import get_db, get_session
 from app.jobs import DISPATCH_OUTBOX, get_queue
@@ -122,7 +123,8 @@ def current_principal() -> SupportPrincipal | None:
     Also set as ``g.support``, so the audit log and the access log name the actor.
     """
     if "support_checked" in g:
-        return g.get("support")
+        checked: SupportPrincipal | None = g.get("support")
+        return checked
     g.support_checked = True
     held = session.get("support")
     if not isinstance(held, Mapping):
@@ -134,8 +136,8 @@ def current_principal() -> SupportPrincipal | None:
     if role not in SUPPORT_ROLES or active.get(name) != role:
         session.pop("support", None)
         return None
-    g.support = SupportPrincipal(name=name, role=str(role))
-    return g.support
+    g.support = principal = SupportPrincipal(name=name, role=str(role))
+    return principal
 
 
 def require_principal(role: str = "viewer") -> SupportPrincipal:
@@ -486,7 +488,7 @@ def attach_from_form(db: Session, run: DiagnosticRun, actor: str) -> str | None:
     if target == TARGET_LOCAL:
         dispatch_pending(current_app.config, get_db().sessionmaker, prefix=prefix, worker="pages")
     else:
-        get_queue(current_app._get_current_object()).enqueue(DISPATCH_OUTBOX, {"prefix": prefix})  # type: ignore[attr-defined]
+        get_queue(real_app()).enqueue(DISPATCH_OUTBOX, {"prefix": prefix})
     db.expire_all()
     delivered = all(
         (m := outbox.find_message(db, k)) is not None and m.status == outbox.DELIVERED

@@ -17,6 +17,7 @@ from app.audit import audit, audit_entries
 from app.auth import support_required
 from app.blueprints.forge_runs import (
     documents_report_formats,
+    nothing_to_compare,
     report_response,
     run_against,
     scenario_unavailable,
@@ -150,8 +151,9 @@ def diff_any_run(run_id: str, query: dict[str, Any]) -> dict[str, Any]:
     session = get_session()
     run = run_store.get_run_any_site(session, run_id)
     before = run_against(session, run, query["against"])
-    _audit("run.diff", run.installation_id, _run_space(run), f"{before.id}..{run.id}")
-    return runs.diff_runs(before, run)
+    since = before.id if before is not None else ""
+    _audit("run.diff", run.installation_id, _run_space(run), f"{since}..{run.id}")
+    return nothing_to_compare(run) if before is None else runs.diff_runs(before, run)
 
 
 @bp.get("/audit")

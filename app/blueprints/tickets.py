@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 
 from app.audit import audit
 from app.auth.support import support_required
+from app.context import real_app
 from app.db import get_session
 from app.errors import ApiError
 from app.jobs import DISPATCH_OUTBOX, ENRICH_LOCAL_TICKET, get_queue
@@ -147,9 +148,7 @@ def create_ticket(body: dict[str, Any]) -> Ticket:
         fields=body["fields_"],
     )
     audit(g.support.actor, "ticket.create", target=ticket.key)
-    get_queue(current_app._get_current_object()).enqueue(  # type: ignore[attr-defined]
-        ENRICH_LOCAL_TICKET, {"key": ticket.key}
-    )
+    get_queue(real_app()).enqueue(ENRICH_LOCAL_TICKET, {"key": ticket.key})
     session.refresh(ticket)
     return ticket
 
@@ -197,9 +196,7 @@ def attach_run_to_ticket(run_id: str, body: dict[str, Any]) -> dict[str, Any]:
     result = attach_run(session, run, body["ticket"], target=target, opened_at=opened_at)
     session.commit()
     audit(g.support.actor, "run.attach", run.installation_id, target=f"{run.id} {result.ticket}")
-    get_queue(current_app._get_current_object()).enqueue(  # type: ignore[attr-defined]
-        DISPATCH_OUTBOX, {"prefix": f"attach:{run.id}:{result.ticket}:"}
-    )
+    get_queue(real_app()).enqueue(DISPATCH_OUTBOX, {"prefix": f"attach:{run.id}:{result.ticket}:"})
     session.expire_all()
     return {
         "run_id": run.id,

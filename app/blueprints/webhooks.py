@@ -22,13 +22,16 @@ from flask import Blueprint, current_app, request
 from marshmallow import Schema, fields
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from app.context import real_app
 from app.db import get_session
 from app.errors import ApiError
 from app.jobs import ENRICH_WEBHOOK_EVENT, event_job_key, get_queue
 from app.models import WebhookEvent
 from app.openapi import api_endpoint
 from app.queue import store as job_store
+from app.queue.backends import JobQueue
 from app.security import jsonlimits
 from app.services.enrichment import DONE, is_issue_created
 from diagnostics.redaction import Redactor
@@ -71,7 +74,7 @@ def delivery_id(payload: dict[str, Any], header: str | None) -> str:
 
 def _parse(body: bytes) -> dict[str, Any]:
     try:
-        payload = jsonlimits.loads(body)
+        payload: dict[str, Any] = jsonlimits.loads(body)
     except jsonlimits.HostileInput as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
     if not is_issue_created(payload):
@@ -108,7 +111,7 @@ def jsm_webhook() -> dict[str, Any]:
         raise ApiError(401, "invalid_signature", "Missing or wrong webhook signature.")
     payload = _parse(body)
     key = delivery_id(payload, request.headers.get(DELIVERY_HEADER))
-    queue = get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
+    queue = get_queue(real_app())
     session = get_session()
     job_id = _accept_new(queue, session, key, payload)
     duplicate = job_id is None
@@ -153,7 +156,7 @@ def _redelivered(queue: Any, session: Any, key: str) -> int | None:
     return job_id
 
 
-def _submit(queue: Any, session: Any, event_id: int) -> int:
+def _submit(queue: JobQueue, session: Session, event_id: int) -> int:
     job = queue.submit(
         session, ENRICH_WEBHOOK_EVENT, {"event_id": event_id}, key=event_job_key(event_id)
     )

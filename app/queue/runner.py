@@ -54,7 +54,8 @@ def job(name: str) -> Callable[[JobFunction], JobFunction]:
 
 def clock_of(app: Flask) -> Clock:
     """The app's clock (:mod:`app.clock`; a test injects its own), usable outside a context."""
-    return app.extensions.get(CLOCK_EXTENSION, utcnow)
+    clock: Clock = app.extensions.get(CLOCK_EXTENSION, utcnow)
+    return clock
 
 
 def execute(app: Flask, job_id: int, worker: str) -> str | None:

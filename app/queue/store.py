@@ -57,7 +57,7 @@ class JobPolicy:
         )
 
     def delay(self, attempts: int) -> timedelta:
-        return min(self.max_delay, self.base_delay * (2 ** max(0, attempts - 1)))
+        return min(self.max_delay, self.base_delay * (1 << max(0, attempts - 1)))
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def claim(
 ) -> Claimed | None:
     """Own job ``job_id`` for ``lease``; ``None`` if it is not ``queued`` (done, or taken)."""
     with session_factory() as session:
-        taken = session.execute(
+        taken = session.execute(  # type: ignore[attr-defined]  # an UPDATE's is a CursorResult
             update(Job)
             .where(Job.id == job_id, Job.status == QUEUED)
             .values(
@@ -230,7 +230,7 @@ def fail(
 
 def _end(session_factory: Callable[[], Session], job_id: int, worker: str, **values: Any) -> bool:
     with session_factory() as session:
-        changed = session.execute(
+        changed: int = session.execute(  # type: ignore[attr-defined]  # an UPDATE's is a CursorResult
             update(Job)
             .where(Job.id == job_id, Job.status == RUNNING, Job.claimed_by == worker[:64])
             .values(claimed_by=None, **values)

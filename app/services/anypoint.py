@@ -55,7 +55,7 @@ class SpaceAnypoint:
 
 
 def is_simulated(config: Mapping[str, Any]) -> bool:
-    return config.get("MULESIGHT_ANYPOINT_MODE", "simulated") == "simulated"
+    return bool(config.get("MULESIGHT_ANYPOINT_MODE", "simulated") == "simulated")
 
 
 def scenario_name(space: Space, config: Mapping[str, Any]) -> str:

@@ -78,7 +78,8 @@ def _app_clock() -> Clock:
     from flask import current_app, has_app_context
 
     if has_app_context():
-        return current_app.extensions.get(clock.EXTENSION, utcnow)
+        now: Callable[[], datetime] = current_app.extensions.get(clock.EXTENSION, utcnow)
+        return now
     return utcnow
 
 
@@ -103,7 +104,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int, rng: random.Random) -> timedelta:
         """The wait after the ``attempts``-th failed attempt."""
-        exponential = self.base_delay * (2 ** max(0, attempts - 1))
+        exponential = self.base_delay * (1 << max(0, attempts - 1))
         capped = min(self.max_delay, exponential)
         return capped * (0.5 + 0.5 * rng.random())
 
@@ -316,16 +317,16 @@ def deliver(
     if operation == COMMENT:
         body = str(payload["body"])
         if marked:
-            body = f"{body}\n\n{marker_line(idempotency_key)}"  # type: ignore[arg-type]
+            body = f"{body}\n\n{marker_line(idempotency_key)}"  # type: ignore[arg-type]  # `marked`: the key is set
         return connector.add_comment(ticket, body, public=bool(payload["public"]))
     if operation == ATTACH:
         files, public = _files(payload), bool(payload["public"])
         if marked:
-            return connector.attach(  # type: ignore[call-arg]
+            return connector.attach(  # type: ignore[call-arg]  # `marked`: a MarkerSearch connector
                 ticket,
                 files,
                 public=public,
-                note=marker_line(idempotency_key),  # type: ignore[arg-type]
+                note=marker_line(idempotency_key),  # type: ignore[arg-type]  # `marked`: the key is set
             )
         return connector.attach(ticket, files, public=public)
     if operation == LABELS:

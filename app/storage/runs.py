@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from app import storage
@@ -57,7 +58,9 @@ def get_run_any_site(session: Session, run_id: str) -> DiagnosticRun:
     return run
 
 
-def _rows(query: Select, space_key: str | None, limit: int) -> Select:
+def _rows(
+    query: Select[*tuple[Any, ...]], space_key: str | None, limit: int
+) -> Select[*tuple[Any, ...]]:
     query = query.outerjoin(Space, Space.id == DiagnosticRun.space_id)
     if space_key is not None:
         query = query.where(Space.key == space_key)
@@ -108,7 +111,7 @@ def list_runs_any_site(
 def previous_run(session: Session, run: DiagnosticRun) -> DiagnosticRun | None:
     """The latest run of the same tenant and space that is older than ``run``."""
     if run.space_id is None:
-        same_space = DiagnosticRun.space_id.is_(None)
+        same_space: ColumnElement[bool] = DiagnosticRun.space_id.is_(None)
     else:
         same_space = DiagnosticRun.space_id == run.space_id
     return session.scalar(

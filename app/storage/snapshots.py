@@ -17,9 +17,19 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,7 +40,8 @@ from diagnostics.model import CacheEntry
 # Grace for the hourly trigger's jitter: a 24 h space refreshed at 09:00:05 is due at 09:00:01.
 DUE_TOLERANCE = timedelta(minutes=5)
 _ENV_KEY = func.coalesce(DatasetSnapshot.environment_id, literal_column("''"))
-_CONFLICT_TARGET = [DatasetSnapshot.space_id, DatasetSnapshot.dataset, _ENV_KEY]
+# An expression index: SQLAlchemy takes one at run time although its stub names only columns.
+_CONFLICT_TARGET: list[Any] = [DatasetSnapshot.space_id, DatasetSnapshot.dataset, _ENV_KEY]
 
 
 # -- writes ----------------------------------------------------------------------------------------
@@ -105,7 +116,7 @@ def store_successes(
             )
         return
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(DatasetSnapshot.__table__)
+    statement = insert(cast(Table, DatasetSnapshot.__table__))  # a declarative model's is a Table
     statement = statement.on_conflict_do_update(
         index_elements=_CONFLICT_TARGET,
         set_={name: statement.excluded[name] for name in _WRITTEN_ON_SUCCESS},
@@ -149,7 +160,7 @@ def delete_other_environments(
 ) -> int:
     """Drop the dataset's rows of environments not in ``keep`` (deleted in Anypoint)."""
     keep_ids = [e for e in keep if e is not None]
-    gone = DatasetSnapshot.environment_id.is_not(None)
+    gone: ColumnElement[bool] = DatasetSnapshot.environment_id.is_not(None)
     if keep_ids:
         gone = and_(gone, DatasetSnapshot.environment_id.not_in(keep_ids))
     condition = gone if None in keep else or_(gone, DatasetSnapshot.environment_id.is_(None))

@@ -67,13 +67,14 @@ class JsmConnector:
             url=self.base_url,
             username=email,
             password=api_token,
-            timeout=timeout,
+            timeout=int(timeout),  # what the library keeps anyway; fractions restored below
             session=session,
             cloud=True,
             backoff_and_retry=False,
             retry_with_header=False,
         )
-        self._client.timeout = timeout  # the library truncates to int; keep fractions
+        # The library truncates to int; keep fractions (requests takes them).
+        self._client.timeout = timeout  # type: ignore[assignment]  # float on purpose, see above
 
     def __repr__(self) -> str:
         return f"JsmConnector({self.base_url!r}, service_desk_id={self.service_desk_id!r})"
@@ -141,7 +142,12 @@ class JsmConnector:
             for comment in values if isinstance(values, list) else ():
                 if isinstance(comment, Mapping) and marker in str(comment.get("body") or ""):
                     return str(comment.get("id"))
-            if not isinstance(values, list) or not values or answer.get("isLastPage", True):
+            if (
+                not isinstance(answer, Mapping)
+                or not isinstance(values, list)
+                or not values
+                or answer.get("isLastPage", True)
+            ):
                 return None
             start += len(values)
         return None
@@ -169,7 +175,7 @@ class JsmConnector:
         with self._errors("read", key):
             answer = self._client.get(f"rest/api/3/issue/{_path_key(key)}")
         fields = answer.get("fields") if isinstance(answer, Mapping) else None
-        if not isinstance(fields, Mapping):
+        if not isinstance(answer, Mapping) or not isinstance(fields, Mapping):
             raise TicketError(f"JSM read of {key}: the answer has no fields", retryable=False)
         return TicketData(
             key=str(answer.get("key") or key),
@@ -187,7 +193,7 @@ class JsmConnector:
         del headers["Content-Type"]
         headers["X-Atlassian-Token"] = "no-check"
         with self._errors("attachment upload", key):
-            answer = self._client.post(
+            answer: Any = self._client.post(  # its shape is checked by reading it below
                 f"rest/servicedeskapi/servicedesk/{quote(self.service_desk_id, safe='')}"
                 "/attachTemporaryFile",
                 headers=headers,
@@ -281,7 +287,8 @@ def _attachment_ids(answer: Any) -> list[str]:
     for item in attachments if isinstance(attachments, list) else ():
         if not isinstance(item, Mapping):
             continue
-        links = item.get("_links") if isinstance(item.get("_links"), Mapping) else {}
+        raw_links = item.get("_links")
+        links = raw_links if isinstance(raw_links, Mapping) else {}
         ref = item.get("id") or links.get("jiraRest") or links.get("self")
         if ref:
             ids.append(str(ref).rstrip("/").rsplit("/", 1)[-1])

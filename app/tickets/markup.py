@@ -129,7 +129,8 @@ def _walk(node: Any, parts: list[str]) -> None:
     if not isinstance(node, Mapping):
         return
     kind = node.get("type")
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), Mapping) else {}
+    raw_attrs = node.get("attrs")
+    attrs = raw_attrs if isinstance(raw_attrs, Mapping) else {}
     if kind == "text":
         parts.append(str(node.get("text", "")))
     elif kind == "hardBreak":

@@ -80,7 +80,7 @@ _MESSAGE_LIMIT = 200
 
 def new_token_cache(
     maxsize: int = 128, ttl: float = 3600.0, timer: Callable[[], float] = time.monotonic
-) -> TTLCache:
+) -> TTLCache[str, Any]:
     """A token cache to share between the clients of a run (or of a process).
 
     ``ttl`` is only an upper bound: each token also expires ``TOKEN_SAFETY_MARGIN_S`` before

@@ -54,7 +54,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** max(attempt - 1, 0))
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** max(attempt - 1, 0))
         return self.random() * ceiling
 
     def server_wait(self, status: int, headers: Mapping[str, str]) -> float | None:

@@ -6,6 +6,7 @@ Thin commands: the arithmetic lives in :mod:`diagnostics.policy`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,7 +38,7 @@ def parse_iso(flag: str, value: str) -> datetime:
         raise InputError(f"{flag}: {value!r} is not an ISO-8601 date-time") from None
 
 
-def _checked(flag: str, normalize: Any, value: str) -> str:
+def _checked(flag: str, normalize: Callable[[str], str], value: str) -> str:
     try:
         return normalize(value)
     except ValueError as exc:

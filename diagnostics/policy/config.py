@@ -11,11 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from types import MappingProxyType
+from typing import TypeVar
 
 MELBOURNE = "Australia/Melbourne"
 REDUCED_STAFFING = "reduced_staffing"
 CLOSED = "closed"
 HOLIDAY_POLICIES = (REDUCED_STAFFING, CLOSED)
+
+T = TypeVar("T")
 
 SEVERITIES = ("Sev 1", "Sev 2", "Sev 3", "Sev 4")
 UPSTREAM_SEVERITIES = ("S1", "S2", "S3", "S4")
@@ -25,7 +28,7 @@ WORKAROUND = "workaround_or_mitigation_plan"
 REVISED_ETA = "revised_eta"
 
 
-def _frozen(mapping: Mapping) -> Mapping:
+def _frozen(mapping: Mapping[str, T]) -> Mapping[str, T]:
     return MappingProxyType(dict(mapping))
 
 
@@ -127,7 +130,9 @@ class MaintenanceWindow:
     description: str
 
 
-def _targets(s1: ResponseTarget, s2: ResponseTarget, s34: ResponseTarget) -> Mapping:
+def _targets(
+    s1: ResponseTarget, s2: ResponseTarget, s34: ResponseTarget
+) -> Mapping[str, ResponseTarget]:
     return _frozen({"S1": s1, "S2": s2, "S3": s34, "S4": s34})
 
 

@@ -94,8 +94,8 @@ def service_credit(
     amount: float | None = None
     if any(given) and not all(given):
         raise ValueError("annual fee, vCores affected and vCores total go together")
-    if all(given):
-        amount = _amount(band, annual_fee, vcores_affected, vcores_total)  # type: ignore[arg-type]
+    if annual_fee is not None and vcores_affected is not None and vcores_total is not None:
+        amount = _amount(band, annual_fee, vcores_affected, vcores_total)
     return CreditResult(
         monthly_uptime_percent=float(uptime_percent),
         credit_percent=band.credit_percent,

@@ -107,7 +107,7 @@ def _facts(data: Data) -> list[dict[str, Any]]:
     envs = ", ".join(
         f"{e.get('name')} ({e.get('type')}, {e.get('id')})" for e in data.get("environments", [])
     )
-    facts = [
+    facts: list[dict[str, Any]] = [
         {
             "label": "Site",
             "text": data.get("site_url") or c.NOT_KNOWN,

@@ -96,7 +96,8 @@ class ScenarioAdapter(BaseAdapter):
         response.reason = reason
         response.url = request.url or ""
         response.request = request
-        response.connection = self
+        # requests stores whichever adapter sent the request; its stub allows only HTTPAdapter.
+        response.connection = self  # type: ignore[assignment]  # see the line above
         return response
 
     def close(self) -> None:
@@ -114,7 +115,7 @@ def simulated_session(
     return session
 
 
-def _body(body: bytes | str | Iterable[bytes] | None) -> bytes:
+def _body(body: bytes | str | Iterable[bytes | str] | None) -> bytes:
     if body is None:
         return b""
     if isinstance(body, bytes):

@@ -127,8 +127,9 @@ class SimulatorServer:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+        address, port = self._server.server_address[:2]
+        host = address.decode() if isinstance(address, bytes) else str(address)
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> SimulatorServer:
         """Serve from a daemon thread."""

@@ -204,6 +204,17 @@ def test_diff_is_audited(app: Flask, client: FlaskClient, support: dict[str, str
     assert entries(app)[-1] == ("support:sam", "run.diff", SITE_A, "OPS", f"{before}..{after}")
 
 
+def test_diff_of_a_first_run_says_there_is_nothing_before_it(
+    app: Flask, client: FlaskClient, support: dict[str, str]
+) -> None:
+    first = start(client, support)["id"]
+    response = client.get(f"/support/v1/runs/{first}/diff", headers=support)
+    assert response.status_code == 200
+    assert response.json["before"] is None
+    assert "first diagnostics run" in response.json["message"]
+    assert entries(app)[-1] == ("support:sam", "run.diff", SITE_A, "OPS", f"..{first}")
+
+
 def test_diff_stays_within_one_site(client: FlaskClient, support: dict[str, str]) -> None:
     a_run = start(client, support)["id"]
     b_run = start(client, support, B_KEY, "BONLY")["id"]
