@@ -27,11 +27,11 @@ import requests
 from flask import Flask, current_app, g, request
 
 from app import confluence, storage
+from app.api import FORGE_SECURITY
 from app.auth import devtokens
 from app.db import get_session
 from app.errors import ApiError
 from app.net import outbound_policy
-from app.openapi import FORGE_SECURITY
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ def forge_required(view: Callable[..., Any]) -> Callable[..., Any]:
         g.tenant = authenticate_forge_request()
         return view(*args, **kwargs)
 
-    wrapper.__api_security__ = FORGE_SECURITY  # type: ignore[attr-defined]  # read back by app.openapi
+    wrapper.__api_security__ = FORGE_SECURITY  # type: ignore[attr-defined]  # read back by ApiBlueprint.route
     return wrapper
 
 

@@ -15,10 +15,10 @@ from typing import Any
 from flask import g, request
 
 from app import storage
+from app.api import SUPPORT_SECURITY
 from app.db import get_session
 from app.errors import ApiError
 from app.models import SUPPORT_ROLES
-from app.openapi import SUPPORT_SECURITY
 
 _REALM = {"WWW-Authenticate": 'Bearer realm="support"'}
 
@@ -60,7 +60,7 @@ def support_required(role: str = "viewer") -> Callable[[Callable[..., Any]], Cal
             g.support = authenticate_support_request(role)
             return view(*args, **kwargs)
 
-        wrapper.__api_security__ = SUPPORT_SECURITY  # type: ignore[attr-defined]  # read back by app.openapi
+        wrapper.__api_security__ = SUPPORT_SECURITY  # type: ignore[attr-defined]  # read back by ApiBlueprint.route
         return wrapper
 
     return decorator

@@ -10,16 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Response, current_app, g, jsonify
 
 from app import clock, storage
 from app.auth import forge_required
+from app.blueprints.forge import bp
 from app.crypto import secret_box
 from app.db import get_session
 from app.errors import ApiError
 from app.jobs import JobQueue, get_queue
 from app.models import Space
-from app.openapi import api_endpoint
 from app.schemas_data import (
     ApiInventoryIn,
     ConnectionTestOut,
@@ -41,9 +41,27 @@ from app.services.datasets import DatasetView
 from app.services.refresh import RefreshSummary
 from app.services.refresh_jobs import ScheduledSummary
 
-bp = Blueprint("forge_data", __name__, url_prefix="/forge/v1")
-TAGS = ["forge"]
 ROVO_TAGS = ["rovo"]
+REFRESH_PENDING = {
+    "description": "The refresh goes on in the background; read the dataset later.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["space_key", "state", "message"],
+                "properties": {
+                    "space_key": {"type": "string"},
+                    "state": {"type": "string", "enum": ["queued", "running"]},
+                    "message": {"type": "string", "description": "Say this to the user."},
+                },
+            }
+        }
+    },
+}
+CSV_RESPONSE = {
+    "description": "The checklist as CSV (``format=json``: the same rows as JSON).",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}
 
 
 def _now() -> datetime:
@@ -59,7 +77,9 @@ def _space(space_key: str) -> Space:
 
 @bp.post("/connection/test")
 @forge_required
-@api_endpoint(body=SpaceKeyIn, response=ConnectionTestOut, tags=TAGS)
+@bp.arguments(SpaceKeyIn, arg_name="body")
+@bp.response(200, ConnectionTestOut)
+@bp.errors(400, 401, 404, 413, 422)
 def post_connection_test(body: dict[str, Any]) -> connected_app.ConnectionCheck:
     """Test the space's connection: token, organization, environments.
 
@@ -71,7 +91,9 @@ def post_connection_test(body: dict[str, Any]) -> connected_app.ConnectionCheck:
 
 @bp.get("/scopes.csv")
 @forge_required
-@api_endpoint(query=ScopesQuery, response=None, content_type="text/csv", tags=TAGS)
+@bp.arguments(ScopesQuery, location="query", arg_name="query")
+@bp.errors(400, 401, 404, 422)
+@bp.doc(responses={"200": CSV_RESPONSE})
 def get_scopes_csv(query: dict[str, Any]) -> Response | list[dict[str, Any]]:
     """The scopes the connected app needs, as a CSV checklist (``format=json``: as JSON rows).
 
@@ -95,7 +117,10 @@ def get_scopes_csv(query: dict[str, Any]) -> Response | list[dict[str, Any]]:
 
 @bp.post("/refresh")
 @forge_required
-@api_endpoint(body=RefreshIn, response=RefreshOut, errors=(400, 401, 404, 409, 422), tags=TAGS)
+@bp.arguments(RefreshIn, arg_name="body")
+@bp.response(200, RefreshOut)
+@bp.errors(400, 401, 404, 409, 413, 422)
+@bp.doc(responses={"202": REFRESH_PENDING})
 def post_refresh(body: dict[str, Any]) -> RefreshSummary:
     """Refresh every enabled dataset of the space (or ``dataset``) from Anypoint, within 20 s.
 
@@ -106,20 +131,6 @@ def post_refresh(body: dict[str, Any]) -> RefreshSummary:
     The refresh is a background job (one per space and dataset at a time: asking again while
     it runs waits for the same one); the request waits up to ``MULESIGHT_REFRESH_WAIT_S``. A
     refresh not finished by then answers 202 and goes on; its data shows in the cache when done.
-    ---
-    post:
-      responses:
-        '202':
-          description: The refresh goes on in the background; read the dataset later.
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [space_key, state, message]
-                properties:
-                  space_key: {type: string}
-                  state: {type: string, enum: [queued, running]}
-                  message: {type: string, description: Say this to the user.}
     """
     session = get_session()
     space = storage.get_space(session, g.tenant.installation_id, body["space_key"])
@@ -167,7 +178,9 @@ def _asset(session: Any, space: Space, body: dict[str, Any]) -> refresh.AssetRef
 
 @bp.get("/datasets/<dataset>")
 @forge_required
-@api_endpoint(query=DatasetQuery, response=DatasetOut, tags=TAGS)
+@bp.arguments(DatasetQuery, location="query", arg_name="query")
+@bp.response(200, DatasetOut)
+@bp.errors(400, 401, 404, 422)
 def get_dataset(dataset: str, query: dict[str, Any]) -> DatasetView:
     """A dataset's cached items for a macro or dashboard (never calls Anypoint).
 
@@ -188,7 +201,8 @@ def get_dataset(dataset: str, query: dict[str, Any]) -> DatasetView:
 
 @bp.post("/scheduled/refresh")
 @forge_required
-@api_endpoint(response=ScheduledRefreshOut, errors=(401,), tags=TAGS)
+@bp.response(200, ScheduledRefreshOut)
+@bp.errors(401)
 def post_scheduled_refresh() -> ScheduledSummary:
     """The hourly scheduled trigger: refresh this installation's spaces whose interval elapsed.
 
@@ -211,9 +225,11 @@ def _rovo_space(body: dict[str, Any]) -> Space | None:
     return _space(body["space_key"]) if body["space_key"] else None
 
 
-@bp.post("/rovo/api-inventory")
+@bp.post("/rovo/api-inventory", tags=ROVO_TAGS)
 @forge_required
-@api_endpoint(body=ApiInventoryIn, response=RovoOut, tags=ROVO_TAGS)
+@bp.arguments(ApiInventoryIn, arg_name="body")
+@bp.response(200, RovoOut)
+@bp.errors(400, 401, 404, 413, 422)
 def post_rovo_api_inventory(body: dict[str, Any]) -> Any:
     """query-api-inventory: API Manager instances by environment, from the cache."""
     space = _rovo_space(body)
@@ -224,9 +240,11 @@ def post_rovo_api_inventory(body: dict[str, Any]) -> Any:
     )
 
 
-@bp.post("/rovo/runtime-apps")
+@bp.post("/rovo/runtime-apps", tags=ROVO_TAGS)
 @forge_required
-@api_endpoint(body=RuntimeAppsIn, response=RovoOut, tags=ROVO_TAGS)
+@bp.arguments(RuntimeAppsIn, arg_name="body")
+@bp.response(200, RovoOut)
+@bp.errors(400, 401, 404, 413, 422)
 def post_rovo_runtime_apps(body: dict[str, Any]) -> Any:
     """query-runtime-apps: applications and deployments by environment, from the cache."""
     space = _rovo_space(body)
@@ -242,9 +260,11 @@ def post_rovo_runtime_apps(body: dict[str, Any]) -> Any:
     )
 
 
-@bp.post("/rovo/refresh-dataset")
+@bp.post("/rovo/refresh-dataset", tags=ROVO_TAGS)
 @forge_required
-@api_endpoint(body=RefreshDatasetIn, response=RovoOut, tags=ROVO_TAGS)
+@bp.arguments(RefreshDatasetIn, arg_name="body")
+@bp.response(200, RovoOut)
+@bp.errors(400, 401, 404, 413, 422)
 def post_rovo_refresh_dataset(body: dict[str, Any]) -> Any:
     """refresh-dataset: refresh one dataset from Anypoint now, then describe the cache."""
     space = _rovo_space(body)
@@ -262,9 +282,11 @@ def post_rovo_refresh_dataset(body: dict[str, Any]) -> Any:
     )
 
 
-@bp.post("/rovo/endpoints")
+@bp.post("/rovo/endpoints", tags=ROVO_TAGS)
 @forge_required
-@api_endpoint(body=EndpointsIn, response=RovoOut, tags=ROVO_TAGS)
+@bp.arguments(EndpointsIn, arg_name="body")
+@bp.response(200, RovoOut)
+@bp.errors(400, 401, 404, 413, 422)
 def post_rovo_endpoints(body: dict[str, Any]) -> Any:
     """answer-endpoint-question: HTTP methods and paths from the endpoints cache."""
     space = _rovo_space(body)

@@ -10,22 +10,20 @@ exactly as an unknown one does.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Response, current_app, g, jsonify
 from sqlalchemy.orm import Session
 
 from app import storage
 from app.auth import forge_required
+from app.blueprints.forge import bp
 from app.context import real_app
 from app.crypto import secret_box
 from app.db import get_session
 from app.errors import ApiError
 from app.jobs import get_queue
 from app.models import DiagnosticRun
-from app.openapi import api_endpoint
 from app.schemas_runs import (
     DiffOut,
     DiffQuery,
@@ -40,9 +38,6 @@ from app.services import runs
 from app.services import site_check as site_checks
 from app.storage.runs import RunRow
 from diagnostics.simulator import ScenarioError
-
-bp = Blueprint("forge_runs", __name__, url_prefix="/forge/v1")
-TAGS = ["forge", "runs"]
 
 
 def report_response(run: DiagnosticRun, fmt: str) -> Response:
@@ -81,42 +76,45 @@ def nothing_to_compare(run: DiagnosticRun) -> dict[str, Any]:
     }
 
 
-REPORT_FORMATS_DOC = """---
-get:
-  responses:
-    '200':
-      description: The report (report.md) in the requested format.
-      content:
-        application/json:
-          schema: {$ref: '#/components/schemas/Report'}
-        text/markdown:
-          schema: {type: string}
-        text/html:
-          schema: {type: string}
-        text/plain:
-          schema: {type: string}
-    '202':
-      description: The run is not finished yet; poll again.
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [id, state]
-            properties:
-              id: {type: string}
-              state: {type: string, enum: [queued, running]}
-"""
-
-
-def documents_report_formats(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the report's four content types to the view's OpenAPI (under ``api_endpoint``)."""
-    view.__doc__ = f"{inspect.cleandoc(view.__doc__ or '')}\n{REPORT_FORMATS_DOC}"
-    return view
+PENDING = {
+    "type": "object",
+    "required": ["id", "state"],
+    "properties": {
+        "id": {"type": "string", "description": "The run id to poll."},
+        "state": {"type": "string", "enum": ["queued", "running"]},
+    },
+}
+# The answers of GET .../runs/{id}: the report in the asked format, or the run still going.
+REPORT_FORMATS_RESPONSES = {
+    "200": {
+        "description": "The report (report.md) in the requested format.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Report"}},
+            "text/markdown": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    },
+    "202": {
+        "description": "The run is not finished yet; poll again.",
+        "content": {"application/json": {"schema": PENDING}},
+    },
+}
 
 
 @bp.post("/runs")
 @forge_required
-@api_endpoint(body=RunIn, response=RunOut, status=201, tags=TAGS, errors=(400, 401, 404, 409, 422))
+@bp.arguments(RunIn, arg_name="body")
+@bp.response(201, RunOut)
+@bp.errors(400, 401, 404, 409, 413, 422)
+@bp.doc(
+    responses={
+        "202": {
+            "description": "The run is not finished yet; poll GET /forge/v1/runs/{id}.",
+            "content": {"application/json": {"schema": PENDING}},
+        }
+    }
+)
 def create_run(body: dict[str, Any]) -> DiagnosticRun | Response:
     """Run diagnostics for one of the caller's spaces and store the report.
 
@@ -126,19 +124,6 @@ def create_run(body: dict[str, Any]) -> DiagnosticRun | Response:
     ``scope: site`` is the admin self-check: a run of every configured space (or ``space_key``),
     a job too — answered as ``SiteRunOut`` when done within the wait, else 202 the same way;
     ``GET /forge/v1/runs/{id}`` then answers the whole check.
-    ---
-    post:
-      responses:
-        '202':
-          description: The run is not finished yet; poll GET /forge/v1/runs/{id}.
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [id, state]
-                properties:
-                  id: {type: string, description: The run id to poll.}
-                  state: {type: string, enum: [queued, running]}
     """
     if body["scope"] == "site":
         return site_check(body["space_key"])
@@ -178,7 +163,9 @@ def pending_or_error(state: runs.RunState) -> Response:
 
 @bp.get("/runs")
 @forge_required
-@api_endpoint(query=RunListQuery, response=RunSummaryOut, many=True, tags=TAGS)
+@bp.arguments(RunListQuery, location="query", arg_name="query")
+@bp.response(200, RunSummaryOut(many=True))
+@bp.errors(400, 401, 404, 422)
 def list_runs(query: dict[str, Any]) -> list[RunRow]:
     """The caller's latest runs, newest first (of one space if ``space_key`` is given; only the
     self-check's with ``scope=site``)."""
@@ -193,8 +180,9 @@ def list_runs(query: dict[str, Any]) -> list[RunRow]:
 
 @bp.get("/runs/<run_id>")
 @forge_required
-@api_endpoint(query=ReportFormatQuery, response=None, tags=TAGS)
-@documents_report_formats
+@bp.arguments(ReportFormatQuery, location="query", arg_name="query")
+@bp.errors(400, 401, 404, 422)
+@bp.doc(responses=REPORT_FORMATS_RESPONSES)
 def get_run(run_id: str, query: dict[str, Any]) -> Response:
     """One of the caller's runs: its report as JSON (default), Markdown, HTML or plain text.
 
@@ -213,7 +201,9 @@ def get_run(run_id: str, query: dict[str, Any]) -> Response:
 
 @bp.get("/runs/<run_id>/diff")
 @forge_required
-@api_endpoint(query=DiffQuery, response=DiffOut, tags=TAGS)
+@bp.arguments(DiffQuery, location="query", arg_name="query")
+@bp.response(200, DiffOut)
+@bp.errors(400, 401, 404, 422)
 def diff_run(run_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """What changed since another of the caller's runs (default: the space's previous run)."""
     session = get_session()

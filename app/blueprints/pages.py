@@ -43,6 +43,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import storage
+from app.api import exclude_from_openapi
 from app.audit import audit
 from app.auth import SupportPrincipal
 from app.context import real_app
@@ -50,7 +51,6 @@ from app.crypto import secret_box
 from app.db import get_db, get_session
 from app.jobs import DISPATCH_OUTBOX, get_queue
 from app.models import SUPPORT_ROLES, DiagnosticRun, Installation, Space, Ticket
-from app.openapi import exclude_from_openapi
 from app.services import demo, outbox, runs, ticket_store
 from app.services.anypoint import is_simulated, scenario_name
 from app.services.connectors import TARGET_LOCAL, dispatch_pending, target_for

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g
+from flask import Response, current_app, g
 
 from app import storage
+from app.api import ApiBlueprint
 from app.audit import audit, audit_entries
 from app.auth import support_required
 from app.blueprints.forge_runs import (
-    documents_report_formats,
+    REPORT_FORMATS_RESPONSES,
     nothing_to_compare,
     report_response,
     run_against,
@@ -25,7 +26,6 @@ from app.blueprints.forge_runs import (
 from app.crypto import secret_box
 from app.db import get_session
 from app.models import AuditLog, DiagnosticRun, Space
-from app.openapi import api_endpoint
 from app.schemas_runs import (
     AuditOut,
     AuditQuery,
@@ -44,8 +44,12 @@ from app.storage import runs as run_store
 from app.storage.runs import RunRow
 from diagnostics.simulator import ScenarioError
 
-bp = Blueprint("support", __name__, url_prefix="/support/v1")
-TAGS = ["support"]
+bp = ApiBlueprint(
+    "support",
+    __name__,
+    url_prefix="/support/v1",
+    description="Support engineers' API (support tokens): sites, runs, audit, tickets.",
+)
 ERRORS = (400, 401, 403, 404, 422)
 
 
@@ -61,7 +65,9 @@ def _run_space(run: DiagnosticRun) -> str | None:
 
 @bp.get("/sites")
 @support_required("viewer")
-@api_endpoint(query=SiteSearchQuery, response=SiteOut, many=True, tags=TAGS, errors=ERRORS)
+@bp.arguments(SiteSearchQuery, location="query", arg_name="query")
+@bp.response(200, SiteOut(many=True))
+@bp.errors(*ERRORS)
 def search_sites(query: dict[str, Any]) -> list[dict[str, Any]]:
     """Sites whose URL, cloud id or installation id contains ``q``, with their spaces."""
     session = get_session()
@@ -74,7 +80,8 @@ def search_sites(query: dict[str, Any]) -> list[dict[str, Any]]:
 
 @bp.get("/sites/<installation_id>/spaces")
 @support_required("viewer")
-@api_endpoint(response=SupportSpaceOut, many=True, tags=TAGS, errors=ERRORS)
+@bp.response(200, SupportSpaceOut(many=True))
+@bp.errors(*ERRORS)
 def list_site_spaces(installation_id: str) -> list[Space]:
     """A site's spaces and their connections (never a client secret)."""
     session = get_session()
@@ -86,7 +93,8 @@ def list_site_spaces(installation_id: str) -> list[Space]:
 
 @bp.post("/sites/<installation_id>/spaces/<space_key>/runs")
 @support_required("support")
-@api_endpoint(response=RunOut, status=201, tags=TAGS, errors=(*ERRORS, 409))
+@bp.response(201, RunOut)
+@bp.errors(*ERRORS, 409)
 def create_site_run(installation_id: str, space_key: str) -> DiagnosticRun:
     """Run diagnostics for a space of a site (role ``support``) and store the report."""
     session = get_session()
@@ -108,7 +116,9 @@ def create_site_run(installation_id: str, space_key: str) -> DiagnosticRun:
 
 @bp.get("/runs")
 @support_required("viewer")
-@api_endpoint(query=SupportRunListQuery, response=RunSummaryOut, many=True, tags=TAGS)
+@bp.arguments(SupportRunListQuery, location="query", arg_name="query")
+@bp.response(200, RunSummaryOut(many=True))
+@bp.errors(400, 401, 404, 422)
 def list_all_runs(query: dict[str, Any]) -> list[RunRow]:
     """The latest runs of every site, or of ``site`` (and ``space_key``), newest first."""
     session = get_session()
@@ -134,8 +144,9 @@ def _distinct(values: Iterable[str]) -> list[str]:
 
 @bp.get("/runs/<run_id>")
 @support_required("viewer")
-@api_endpoint(query=ReportFormatQuery, response=None, tags=TAGS, errors=ERRORS)
-@documents_report_formats
+@bp.arguments(ReportFormatQuery, location="query", arg_name="query")
+@bp.doc(responses=REPORT_FORMATS_RESPONSES)
+@bp.errors(*ERRORS)
 def get_any_run(run_id: str, query: dict[str, Any]) -> Response:
     """Any site's run: its report as JSON (default), Markdown, HTML or plain text."""
     run = run_store.get_run_any_site(get_session(), run_id)
@@ -145,7 +156,9 @@ def get_any_run(run_id: str, query: dict[str, Any]) -> Response:
 
 @bp.get("/runs/<run_id>/diff")
 @support_required("viewer")
-@api_endpoint(query=DiffQuery, response=DiffOut, tags=TAGS, errors=ERRORS)
+@bp.arguments(DiffQuery, location="query", arg_name="query")
+@bp.response(200, DiffOut)
+@bp.errors(*ERRORS)
 def diff_any_run(run_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """What changed since another run of the same site (default: the space's previous run)."""
     session = get_session()
@@ -158,7 +171,9 @@ def diff_any_run(run_id: str, query: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/audit")
 @support_required("support")
-@api_endpoint(query=AuditQuery, response=AuditOut, many=True, tags=TAGS, errors=ERRORS)
+@bp.arguments(AuditQuery, location="query", arg_name="query")
+@bp.response(200, AuditOut(many=True))
+@bp.errors(*ERRORS)
 def list_audit(query: dict[str, Any]) -> list[AuditLog]:
     """The latest audit entries, newest first (of one installation if given; role ``support``)."""
     return audit_entries(get_session(), query["installation"], query["limit"])

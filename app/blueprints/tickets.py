@@ -1,6 +1,7 @@
 """Support-facing ticket routes: the local ticket store and attaching reports to tickets.
 
-Reads need a ``viewer`` support token; creating a ticket and attaching a report need ``support``.
+Routes of the support blueprint (:mod:`app.blueprints.support`). Reads need a ``viewer`` support
+token; creating a ticket and attaching a report need ``support``.
 Writes to a ticket go through the outbox (:mod:`app.services.outbox`) and are delivered by the
 job queue.
 """
@@ -10,17 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g
+from flask import current_app, g
 from marshmallow import Schema, fields, validate
 
 from app.audit import audit
 from app.auth.support import support_required
+from app.blueprints.support import bp
 from app.context import real_app
 from app.db import get_session
 from app.errors import ApiError
 from app.jobs import DISPATCH_OUTBOX, ENRICH_LOCAL_TICKET, get_queue
 from app.models import Ticket
-from app.openapi import api_endpoint
 from app.services import outbox
 from app.services import ticket_store as store
 from app.services.connectors import TARGET_LOCAL, target_for
@@ -28,8 +29,6 @@ from app.services.enrichment import attach_run
 from app.storage.runs import get_run_any_site
 from diagnostics.policy import sla_for
 from diagnostics.policy.sla import normalize_severity
-
-bp = Blueprint("tickets", __name__, url_prefix="/support/v1")
 
 SEVERITY = validate.Regexp(r"^(?i:sev(?:erity)?)?\s*[-_ ]?\s*[1-4]$", error="Sev 1 … Sev 4.")
 TICKET_KEY = validate.Regexp(r"^[A-Za-z][A-Za-z0-9_]*-\d+$", error="Not a ticket key.")
@@ -126,7 +125,9 @@ def _detail(view: store.TicketView) -> dict[str, Any]:
 
 @bp.get("/tickets")
 @support_required("viewer")
-@api_endpoint(query=StoreTicketListQuery, response=StoreTicketOut, many=True, tags=["tickets"])
+@bp.arguments(StoreTicketListQuery, location="query", arg_name="query")
+@bp.response(200, StoreTicketOut(many=True))
+@bp.errors(400, 401, 404, 422)
 def list_tickets(query: dict[str, Any]) -> list[Ticket]:
     """The local ticket store's tickets, newest first."""
     return store.list_tickets(get_session(), **query)
@@ -134,7 +135,9 @@ def list_tickets(query: dict[str, Any]) -> list[Ticket]:
 
 @bp.post("/tickets")
 @support_required("support")
-@api_endpoint(body=StoreTicketIn, response=StoreTicketOut, status=201, tags=["tickets"])
+@bp.arguments(StoreTicketIn, arg_name="body")
+@bp.response(201, StoreTicketOut)
+@bp.errors(400, 401, 404, 413, 422)
 def create_ticket(body: dict[str, Any]) -> Ticket:
     """Create a ticket in the local store (the console); enrichment runs in the background."""
     severity = normalize_severity(body["severity"]) if body["severity"] else None
@@ -155,7 +158,8 @@ def create_ticket(body: dict[str, Any]) -> Ticket:
 
 @bp.get("/tickets/<key>")
 @support_required("viewer")
-@api_endpoint(response=StoreTicketDetailOut, tags=["tickets"])
+@bp.response(200, StoreTicketDetailOut)
+@bp.errors(400, 401, 404, 422)
 def get_ticket(key: str) -> dict[str, Any]:
     """A local ticket with its comments and attachments (metadata only)."""
     view = store.ticket_detail(get_session(), key)
@@ -165,9 +169,9 @@ def get_ticket(key: str) -> dict[str, Any]:
 
 @bp.get("/tickets/<key>/sla")
 @support_required("viewer")
-@api_endpoint(
-    query=TicketSlaQuery, response=TicketSlaOut, tags=["tickets"], errors=(401, 404, 409, 422)
-)
+@bp.arguments(TicketSlaQuery, location="query", arg_name="query")
+@bp.response(200, TicketSlaOut)
+@bp.errors(401, 404, 409, 422)
 def ticket_sla(key: str, query: dict[str, Any]) -> dict[str, Any]:
     """Due times of a local ticket: its severity (else the suggested one) from its creation."""
     ticket = store.get_ticket(get_session(), key)
@@ -180,7 +184,9 @@ def ticket_sla(key: str, query: dict[str, Any]) -> dict[str, Any]:
 
 @bp.post("/runs/<run_id>/attach")
 @support_required("support")
-@api_endpoint(body=RunAttachIn, response=RunAttachOut, status=202, tags=["tickets"])
+@bp.arguments(RunAttachIn, arg_name="body")
+@bp.response(202, RunAttachOut)
+@bp.errors(400, 401, 404, 413, 422)
 def attach_run_to_ticket(run_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Attach a stored run to a ticket: internal comment, report.json, report.md and labels.
 

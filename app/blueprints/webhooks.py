@@ -18,18 +18,18 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import current_app, request
 from marshmallow import Schema, fields
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.api import ApiBlueprint
 from app.context import real_app
 from app.db import get_session
 from app.errors import ApiError
 from app.jobs import ENRICH_WEBHOOK_EVENT, event_job_key, get_queue
 from app.models import WebhookEvent
-from app.openapi import api_endpoint
 from app.queue import store as job_store
 from app.queue.backends import JobQueue
 from app.security import jsonlimits
@@ -38,7 +38,9 @@ from diagnostics.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+bp = ApiBlueprint(
+    "webhooks", __name__, url_prefix="/webhooks", description="Webhooks from ticket systems."
+)
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
@@ -87,19 +89,23 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 
 @bp.post("/jsm")
-@api_endpoint(response=WebhookAccepted, status=202, tags=["webhooks"], errors=(400, 401, 413, 503))
+@bp.response(202, WebhookAccepted)
+@bp.errors(400, 401, 413, 503)
+@bp.doc(
+    requestBody={  # read raw: the signature covers the exact bytes
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "description": "A jira:issue_created webhook body"}
+            }
+        },
+    }
+)
 def jsm_webhook() -> dict[str, Any]:
     """Receive a Service Management ``jira:issue_created`` webhook.
 
     Signed with HMAC-SHA256 under ``MULESIGHT_WEBHOOK_SECRET`` (``X-Hub-Signature:
     sha256=<hex>``). Accepted (202) once stored; enrichment runs in the background.
-    ---
-    post:
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema: {type: object, description: "A jira:issue_created webhook body"}
     """
     secret = current_app.config.get("MULESIGHT_WEBHOOK_SECRET")
     if not secret:

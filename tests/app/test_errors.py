@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask
+from flask import Flask
 from flask.testing import FlaskClient
 from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app.openapi import api_endpoint, exclude_from_openapi
+from app import api
+from app.api import ApiBlueprint, exclude_from_openapi
 from tests.app.conftest import make_app
 
 
@@ -25,8 +26,8 @@ class EchoOut(Schema):
     name = fields.String()
 
 
-def _test_blueprint() -> Blueprint:
-    bp = Blueprint("errors_test", __name__, url_prefix="/test")
+def _test_blueprint() -> ApiBlueprint:
+    bp = ApiBlueprint("errors_test", __name__, url_prefix="/test")
 
     @bp.get("/boom")
     @exclude_from_openapi
@@ -44,7 +45,8 @@ def _test_blueprint() -> Blueprint:
         raise IntegrityError("INSERT INTO spaces (secret_column)", {}, Exception("dup"))
 
     @bp.post("/echo")
-    @api_endpoint(body=EchoIn, response=EchoOut)
+    @bp.arguments(EchoIn, arg_name="body")
+    @bp.response(200, EchoOut)
     def echo(body: dict[str, Any]) -> dict[str, Any]:
         return body
 
@@ -54,7 +56,7 @@ def _test_blueprint() -> Blueprint:
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     app = make_app({**app_config, "MAX_CONTENT_LENGTH": 1024})
-    app.register_blueprint(_test_blueprint())
+    api.register(app, _test_blueprint())
     yield app
     app.extensions["db"].dispose()
 

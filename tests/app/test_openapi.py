@@ -7,7 +7,9 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.openapi import undocumented_rules
+from app.api import undocumented_rules
+
+HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 
 
 def _refs(node: Any) -> list[str]:
@@ -51,6 +53,43 @@ def test_every_route_is_documented(app: Flask, client: FlaskClient) -> None:
         assert path in paths, path
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             assert method.lower() in paths[path], (path, method)
+
+
+def test_every_documented_operation_is_a_route(app: Flask, client: FlaskClient) -> None:
+    routes = {
+        (rule.rule.replace("<", "{").replace(">", "}"), method.lower())
+        for rule in app.url_map.iter_rules()
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    paths = client.get("/openapi.json").json["paths"]
+    documented = {
+        (path, method)
+        for path, item in paths.items()
+        for method in item
+        if method in HTTP_METHODS  # not the path-wide "parameters"
+    }
+    assert documented - routes == set()
+
+
+def test_a_missing_route_is_found(app: Flask) -> None:
+    @app.get("/undocumented")
+    def undocumented() -> str:
+        return "nobody documented me"
+
+    assert [rule.rule for rule in undocumented_rules(app)] == ["/undocumented"]
+
+
+def test_audience_blueprints_are_documented_from_their_schemas(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").json
+    ready = doc["paths"]["/readyz"]["get"]
+    assert ready["tags"] == ["health"]
+    assert ready["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Status"
+    }
+    assert ready["responses"]["503"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "health" in {tag["name"] for tag in doc["tags"]}
 
 
 def test_forge_routes(client: FlaskClient) -> None:

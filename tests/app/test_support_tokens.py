@@ -7,30 +7,29 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Blueprint, Flask, g
+from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from app import api
+from app.api import ApiBlueprint
 from app.audit import audit, audit_entries
 from app.auth import support_required
 from app.cli import token
 from app.models import SupportToken
-from app.openapi import api_endpoint
 from tests.app.conftest import SITE_A, FitFactory, make_app
 
 
-def _support_blueprint() -> Blueprint:
-    bp = Blueprint("support_test", __name__, url_prefix="/test/support")
+def _support_blueprint() -> ApiBlueprint:
+    bp = ApiBlueprint("support_test", __name__, url_prefix="/test/support")
 
     @bp.get("/read")
     @support_required("viewer")
-    @api_endpoint()
     def read() -> dict[str, Any]:
         audit(g.support.actor, "connection.read", SITE_A, "OPS", "connection")
         return {"who": g.support.name, "role": g.support.role}
 
     @bp.post("/act")
     @support_required("support")
-    @api_endpoint()
     def act() -> dict[str, Any]:
         return {"done": True}
 
@@ -40,7 +39,7 @@ def _support_blueprint() -> Blueprint:
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     app = make_app(app_config)
-    app.register_blueprint(_support_blueprint())
+    api.register(app, _support_blueprint())
     yield app
     app.extensions["db"].dispose()
 

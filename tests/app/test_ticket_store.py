@@ -139,6 +139,43 @@ def test_routes_need_a_support_token_and_the_right_role(
     assert attach.status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "code"),
+    [
+        ("{not json", "application/json", 400, "bad_request"),
+        ('["a list"]', "application/json", 400, "bad_request"),
+        ('{"summary": "x"}', "text/plain", 415, "unsupported_media_type"),
+        ('{"description": "no summary"}', "application/json", 422, "validation_error"),
+        ('{"summary": "x", "surprise": 1}', "application/json", 422, "validation_error"),
+    ],
+)
+def test_a_bad_body_gets_the_contract_error(
+    client: FlaskClient,
+    tokens: dict[str, dict[str, str]],
+    data: str,
+    content_type: str,
+    status: int,
+    code: str,
+) -> None:
+    response = client.post(
+        "/support/v1/tickets", data=data, content_type=content_type, headers=tokens["support"]
+    )
+    assert response.status_code == status
+    error = response.json["error"]
+    assert error["code"] == code and error["message"]
+    if status == 422:  # the fields, not nested under where they came from
+        assert set(error["fields"]) <= {"summary", "surprise"} and error["fields"]
+
+
+def test_a_bad_query_names_the_field(
+    client: FlaskClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    response = client.get("/support/v1/tickets?limit=many", headers=tokens["viewer"])
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "validation_error"
+    assert set(response.json["error"]["fields"]) == {"limit"}
+
+
 def test_create_enriches_the_local_ticket(
     client: FlaskClient, session: Session, tokens: dict[str, dict[str, str]]
 ) -> None:
