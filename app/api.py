@@ -160,11 +160,11 @@ def exclude_from_openapi(view: View) -> View:
     return view
 
 
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?(?P<name>[^<>]+)>")  # <converter:name>
+
+
 def _openapi_path(rule: Rule) -> str:
     return _CONVERTER.sub(r"{\g<name>}", rule.rule)
-
-
-_CONVERTER = re.compile(r"<(?:[^:<>]+:)?(?P<name>[^<>]+)>")
 
 
 def undocumented_rules(app: Flask) -> list[Rule]:
