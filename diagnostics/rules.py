@@ -204,7 +204,7 @@ def destination_rule(ctx: RuleContext) -> list[Finding]:
         Finding(
             id=DESTINATION_REFUSED,
             subject="",
-            status="fail",
+            status=FindingStatus.FAIL,
             title=f"MuleSight refused to connect to the Anypoint host {host}",
             detail=(
                 f"The connection's Anypoint base URL leads to {host}, and {why}. MuleSight calls "
@@ -219,7 +219,7 @@ def destination_rule(ctx: RuleContext) -> list[Finding]:
                 "MuleSight installation is meant to reach that private network, its operator can "
                 "allow the network with the MULESIGHT_OUTBOUND_ALLOW setting instead."
             ),
-            owner="customer_admin",
+            owner=Owner.CUSTOMER_ADMIN,
             datasets=[k for k, d in ctx.datasets.items() if d.coverage == "none" and d.checked],
             doc_url=DOC_DIAGNOSTICS,
         )
