@@ -35,7 +35,7 @@ from diagnostics.evaluation import (
     read_empty_answers,
     scope_section,
 )
-from diagnostics.findings import Check, CheckStatus, Finding, arrange_findings, mentions
+from diagnostics.findings import Check, Finding, arrange_findings, mentions
 from diagnostics.model import AppState, Connection, Environment
 from diagnostics.planner import DEFAULT_PAGE_SIZE, ProbePlan, in_plan_order
 from diagnostics.probes import ProbeRecord
@@ -45,6 +45,7 @@ from diagnostics.report_schema import validate_report
 from diagnostics.rules import RULES, RuleContext, RuleSkipped
 from diagnostics.runner import ProbeRunner, RunnerSettings
 from diagnostics.severity import suggest_severity
+from diagnostics.statuses import CheckStatus
 from diagnostics.ticket_details import SUPPORT_TIMEZONE, ticket_details
 from diagnostics.upstream import detect_upstream
 

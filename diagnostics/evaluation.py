@@ -24,7 +24,7 @@ from diagnostics.freshness import (
 from diagnostics.macros import MacroStatus, macro_statuses
 from diagnostics.model import AppState
 from diagnostics.probes import SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
-from diagnostics.statuses import Coverage, FreshnessState
+from diagnostics.statuses import Coverage, FreshnessState, Outcome
 
 
 @dataclass
@@ -121,7 +121,7 @@ def read_empty_answers(
     out: list[ProbeRecord] = []
     for r in records:
         if r.probe.key in denied and r.outcome == "empty":
-            r = replace(r, outcome="forbidden", message=_empty_denial(r.probe, catalogue))
+            r = replace(r, outcome=Outcome.FORBIDDEN, message=_empty_denial(r.probe, catalogue))
         elif r.outcome == "skipped" and r.cause == "empty":
             blocker = next((denied[d] for d in r.probe.depends_on if d in denied), None)
             if blocker is not None:

@@ -31,25 +31,29 @@ class Freshness:
 
 def cache_freshness(entry: CacheEntry | None, now: datetime, sync_interval_hours: int) -> Freshness:
     if entry is None or entry.last_success is None:
-        return Freshness("never", None, False)
+        return Freshness(FreshnessState.NEVER, None, False)
     age = now - entry.last_success
     interval = timedelta(hours=sync_interval_hours)
     if age <= interval:
-        state = "fresh"
+        state = FreshnessState.FRESH
     elif age <= 2 * interval:
-        state = "stale"
+        state = FreshnessState.STALE
     else:
-        state = "expired"
+        state = FreshnessState.EXPIRED
     return Freshness(state, entry.last_success, entry.last_attempt_failed, age)
 
 
 def endpoints_freshness(entry: CacheEntry | None, current_version: str | None) -> Freshness:
     if entry is None or entry.last_success is None:
-        return Freshness("never", None, False)
+        return Freshness(FreshnessState.NEVER, None, False)
     changed = bool(
         entry.asset_version and current_version and entry.asset_version != current_version
     )
-    return Freshness("stale" if changed else "fresh", entry.last_success, entry.last_attempt_failed)
+    return Freshness(
+        FreshnessState.STALE if changed else FreshnessState.FRESH,
+        entry.last_success,
+        entry.last_attempt_failed,
+    )
 
 
 def worst_freshness(states: Sequence[str]) -> FreshnessState:

@@ -22,6 +22,7 @@ from typing import Any
 from diagnostics.catalogue import CATALOGUE, Catalogue, Probe
 from diagnostics.model import Environment
 from diagnostics.probes import SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
+from diagnostics.statuses import Outcome
 
 DEFAULT_PAGE_SIZE = 20
 CRAWL_PAGE_SIZE = 100
@@ -288,7 +289,7 @@ def _skipped(
         probe=probe,
         environment_id=env_id,
         path=probe.path,
-        outcome="skipped",
+        outcome=Outcome.SKIPPED,
         cause=cause,
         message=text,
     )

@@ -29,8 +29,6 @@ from diagnostics.findings import (
     DOC_MACROS,
     DOC_SCOPES,
     Finding,
-    FindingStatus,
-    Owner,
     describe_places,
     grant_scope_remediation,
     page_name,
@@ -39,6 +37,7 @@ from diagnostics.findings import (
 from diagnostics.macros import MacroStatus
 from diagnostics.model import Environment
 from diagnostics.probes import SKIP_DISABLED, SKIP_NOT_SELECTED, ProbeRecord
+from diagnostics.statuses import FindingStatus, Owner
 from diagnostics.ticket_details import SUPPORT_TIMEZONE
 from diagnostics.upstream import UpstreamState
 

@@ -33,6 +33,7 @@ from diagnostics.errors import (
 )
 from diagnostics.planner import ProbePlan, ProbeTask
 from diagnostics.probes import ProbeRecord
+from diagnostics.statuses import Outcome
 
 log = logging.getLogger("diagnostics.runner")
 
@@ -79,15 +80,15 @@ class RunResult:
     hit_deadline: bool
 
 
-def classify_error(exc: AnypointError) -> str:
+def classify_error(exc: AnypointError) -> Outcome:
     """Map the client's exception tree to the report's probe outcomes."""
     if isinstance(exc, AuthenticationError | ForbiddenError):
-        return "forbidden"
+        return Outcome.FORBIDDEN
     if isinstance(exc, AnypointTimeout):
-        return "timeout"
+        return Outcome.TIMEOUT
     if isinstance(exc, RateLimitedError):
-        return "rate_limited"
-    return "error"
+        return Outcome.RATE_LIMITED
+    return Outcome.ERROR
 
 
 class ProbeRunner:
@@ -186,7 +187,7 @@ class ProbeRunner:
                 probe=task.probe,
                 environment_id=task.environment_id,
                 path=task.path,
-                outcome="timeout",
+                outcome=Outcome.TIMEOUT,
                 elapsed_ms=(now - submitted) * 1000,
                 message=message,
                 parent_item=task.parent_item,
@@ -202,7 +203,7 @@ class ProbeRunner:
             probe=task.probe,
             environment_id=task.environment_id,
             path=task.path,
-            outcome="error",
+            outcome=Outcome.ERROR,
             parent_item=task.parent_item,
         )
         try:
@@ -237,7 +238,7 @@ class ProbeRunner:
         _count(record, result)
         record.data = result.data
         record.items = task.probe.payload.sampled_items(result.data)
-        record.outcome = "empty" if record.items == [] else "ok"
+        record.outcome = Outcome.EMPTY if record.items == [] else Outcome.OK
 
     def _crawl(self, task: ProbeTask, record: ProbeRecord, deadline: float) -> None:
         """Every item of every page, read strictly: a refresh."""
@@ -265,7 +266,7 @@ class ProbeRunner:
             _count(record, result)
             items = read(result.data)
         record.items = payload.finish(items) if payload.finish else items
-        record.outcome = "ok" if record.items else "empty"
+        record.outcome = Outcome.OK if record.items else Outcome.EMPTY
 
 
 class _Waiting:

@@ -28,6 +28,7 @@ from diagnostics.freshness import (
     worst_freshness,
 )
 from diagnostics.model import CacheEntry
+from diagnostics.statuses import FreshnessState
 
 NOT_READABLE = frozenset({"rovo"})  # Rovo answers through its actions, not as a dataset
 Item = dict[str, Any]
@@ -184,7 +185,7 @@ def _freshness(
 ) -> Freshness:
     if dataset == "diagnostics":
         cache = caches[dataset]
-        return Freshness("not_applicable", cache.last_success, cache.stale_fallback)
+        return Freshness(FreshnessState.NOT_APPLICABLE, cache.last_success, cache.stale_fallback)
     if dataset == "endpoints":
         return _endpoints_freshness(session, space.id, caches[dataset])
     states = [cache_freshness(_entry(c), now, space.sync_interval_hours) for c in caches.values()]
@@ -206,7 +207,7 @@ def _endpoints_freshness(
     """``fresh`` once seeded, ``stale`` when an asset's Exchange version moved since."""
     entry = _entry(cache)
     if entry is None or entry.last_success is None:
-        return Freshness("never", None, False)
+        return Freshness(FreshnessState.NEVER, None, False)
     current = exchange_versions(session, space_id)
     assets = endpoint_items(cache.rows)
     states = [
@@ -215,7 +216,7 @@ def _endpoints_freshness(
             current.get(a["asset"]),
         ).state
         for a in assets
-    ] or ["fresh"]
+    ] or [FreshnessState.FRESH]
     return Freshness(worst_freshness(states), entry.last_success, entry.last_attempt_failed)
 
 

@@ -45,6 +45,7 @@ from diagnostics.probes import ProbeRecord
 from diagnostics.redaction import Redactor
 from diagnostics.runner import RunnerSettings, classify_error
 from diagnostics.specs import fetch_endpoints
+from diagnostics.statuses import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -512,7 +513,7 @@ def seed_endpoints(
     except AnypointError as exc:
         outcome, error = classify_error(exc), _clean(exc.message)
         if exc.status == 404:  # how Exchange answers a missing read:exchange (datasets.md)
-            outcome = "forbidden"
+            outcome = Outcome.FORBIDDEN
             error = _clean(
                 f"Exchange answered 404 for {asset.key}/{asset.version}: the version does not "
                 "exist, or read:exchange is not granted to the connected app"

@@ -191,7 +191,7 @@ def _named(data: Data, found: Sequence[Group], field_name: str) -> dict[Any, Dat
     if entries and all("root_causes" in item for _key, item in entries):
         return {key: item for key, item in entries if item.get("root_causes")}
     ordered = [{**f, "root": g.root.get("key")} for g in found for f in (g.root, *g.consequences)]
-    return mentions(ordered, field_name)
+    return dict(mentions(ordered, field_name))
 
 
 def group_status(g: Group) -> str:
