@@ -15,6 +15,7 @@ from flask import Response, current_app, g, jsonify
 from app import clock, storage
 from app.auth import forge_required
 from app.blueprints.forge import bp
+from app.context import real_app
 from app.crypto import secret_box
 from app.db import get_session
 from app.errors import ApiError
@@ -121,7 +122,7 @@ def get_scopes_csv(query: dict[str, Any]) -> Response | list[dict[str, Any]]:
 @bp.response(200, RefreshOut)
 @bp.errors(400, 401, 404, 409, 413, 422)
 @bp.doc(responses={"202": REFRESH_PENDING})
-def post_refresh(body: dict[str, Any]) -> RefreshSummary:
+def post_refresh(body: dict[str, Any]) -> RefreshSummary | Response:
     """Refresh every enabled dataset of the space (or ``dataset``) from Anypoint, within 20 s.
 
     ``dataset: endpoints`` with ``group_id``/``asset_id``/``version`` (or a macro ``target``)
@@ -150,7 +151,7 @@ def post_refresh(body: dict[str, Any]) -> RefreshSummary:
 
 
 def _queue() -> JobQueue:
-    return get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
+    return get_queue(real_app())
 
 
 def _wait_s() -> float:

@@ -216,7 +216,7 @@ def site_check(space_key: str | None) -> Response:
     """The self-check: a job running every configured space of the caller's site (or
     ``space_key``), waited for like a single run."""
     session = get_session()
-    queue = get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
+    queue = get_queue(real_app())
     check_id, job_id = site_checks.submit_site_check(
         queue,
         session,

@@ -173,7 +173,7 @@ def renew(
 ) -> bool:
     """Extend the lease of running job ``job_id`` if ``worker`` still owns it."""
     with session_factory() as session:
-        changed = session.execute(
+        changed: int = session.execute(  # type: ignore[attr-defined]  # an UPDATE's is a CursorResult
             update(Job)
             .where(Job.id == job_id, Job.status == RUNNING, Job.claimed_by == worker[:64])
             .values(lease_until=now + lease)
@@ -296,7 +296,7 @@ def prune(
                 .order_by(Job.finished_at)
                 .limit(batch)
             )
-            count = session.execute(
+            count: int = session.execute(  # type: ignore[attr-defined]  # a DELETE's is a CursorResult
                 delete(Job)
                 .where(Job.id.in_(old.scalar_subquery()))
                 .execution_options(synchronize_session=False)
