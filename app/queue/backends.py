@@ -231,7 +231,7 @@ class RedisQueue(JobQueue):
         """Jobs whose wake-up is still in the Redis queue: a backlog is not a lost wake-up, so the
         sweeper does not pile another wake-up on each waiting job (the queue would only grow)."""
         try:
-            queued = {raw.decode() for raw in self.redis.lrange(self.rq.key, 0, -1)}
+            queued = {raw.decode() for raw in self.redis.lrange(self.rq.key, 0, -1)}  # type: ignore[union-attr]  # a sync client answers a list
         except Exception as exc:  # Redis down: wake them all (each wake-up fails the same way)
             log.warning("could not read the Redis queue (%s)", exc)
             return set()

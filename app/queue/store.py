@@ -130,7 +130,7 @@ def add_new(
         "lease_until": now + policy.lease,
         "created_at": now,
     }
-    return int(session.scalar(_INSERT_JOB, values))
+    return int(session.execute(_INSERT_JOB, values).scalar_one())
 
 
 def claim(
@@ -143,7 +143,7 @@ def claim(
 ) -> Claimed | None:
     """Own job ``job_id`` for ``lease``; ``None`` if it is not ``queued`` (done, or taken)."""
     with session_factory() as session:
-        taken = session.execute(  # type: ignore[attr-defined]  # an UPDATE's is a CursorResult
+        taken = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == QUEUED)
             .values(
