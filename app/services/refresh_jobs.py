@@ -29,6 +29,7 @@ from app.jobs import REFRESH_SPACE
 from app.models import Job, Space
 from app.queue import JobFailed, JobQueue
 from app.queue import store as job_store
+from app.queue.waiting import poll_until_ended
 from app.services import refresh
 from app.services.refresh import (
     AssetRef,
@@ -41,7 +42,6 @@ from app.services.refresh import (
 from app.storage import list_spaces, snapshots
 
 ALL = "all"
-POLL_S = 0.1
 
 
 class RefreshPending(Exception):
@@ -154,16 +154,21 @@ def wait_for_job(
     sleep: Callable[[float], None] = time.sleep,
 ) -> JobState:
     """The job's state once it ended (done or failed) or ``timeout_s`` passed."""
-    end = clock() + timeout_s
-    while True:
+
+    def read() -> JobState:
         row = session.execute(
             select(Job.status, Job.result, Job.error).where(Job.id == job_id)
         ).one()
-        session.commit()  # no read transaction held while waiting
-        state = JobState(row.status, row.result, row.error)
-        if state.status in (job_store.DONE, job_store.FAILED) or clock() >= end:
-            return state
-        sleep(min(POLL_S, max(0.0, end - clock())))
+        return JobState(row.status, row.result, row.error)
+
+    return poll_until_ended(
+        session,
+        read,
+        lambda state: state.status in (job_store.DONE, job_store.FAILED),
+        timeout_s=timeout_s,
+        clock=clock,
+        sleep=sleep,
+    )
 
 
 # -- the scheduled trigger -------------------------------------------------------------------------

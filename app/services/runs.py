@@ -29,6 +29,7 @@ from app import clock, storage
 from app.confluence import ConfluenceError, find_macro_pages
 from app.crypto import SecretBox
 from app.models import DiagnosticRun, Installation, Space
+from app.queue.waiting import poll_until_ended
 from app.services.anypoint import anypoint_for
 from app.services.state import app_state_for
 from app.storage import runs as run_store
@@ -446,12 +447,12 @@ def wait_for_run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunState:
     """:func:`run_state`, polled until the run is done or failed or ``timeout_s`` passed."""
-    end = clock() + timeout_s
-    while True:
-        session.expire_all()
-        state = run_state(session, installation_id, run_id)
-        if state.state in (DONE_STATE, FAILED_STATE) or clock() >= end:
-            session.commit()  # end the read transaction: no snapshot held while the caller waits
-            return state
-        session.commit()
-        sleep(min(poll_s, max(0.0, end - clock())))
+    return poll_until_ended(
+        session,
+        lambda: run_state(session, installation_id, run_id),
+        lambda state: state.state in (DONE_STATE, FAILED_STATE),
+        timeout_s=timeout_s,
+        poll_s=poll_s,
+        clock=clock,
+        sleep=sleep,
+    )

@@ -25,10 +25,9 @@ from app.jobs import SITE_CHECK, JobQueue
 from app.models import DiagnosticRun
 from app.queue import JobFailed
 from app.queue import store as job_store
+from app.queue.waiting import poll_until_ended
 from app.services import runs
 from app.services.runs import DONE_STATE, FAILED_STATE, QUEUED_STATE, RUNNING_STATE
-
-POLL_S = 0.1
 
 
 def site_check_key(check_id: str) -> str:
@@ -162,15 +161,20 @@ def wait_for_site_check(
     sleep: Callable[[float], None] = time.sleep,
 ) -> SiteCheckState:
     """:func:`site_check_state`, polled until the check ended or ``timeout_s`` passed."""
-    end = clock() + timeout_s
-    while True:
-        session.expire_all()
+
+    def read() -> SiteCheckState:
         state = site_check_state(session, installation_id, check_id)
         assert state is not None, "the check was recorded by the caller"
-        session.commit()  # no read transaction held while waiting
-        if state.state in (DONE_STATE, FAILED_STATE) or clock() >= end:
-            return state
-        sleep(min(POLL_S, max(0.0, end - clock())))
+        return state
+
+    return poll_until_ended(
+        session,
+        read,
+        lambda state: state.state in (DONE_STATE, FAILED_STATE),
+        timeout_s=timeout_s,
+        clock=clock,
+        sleep=sleep,
+    )
 
 
 __all__ = [
