@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from app import api, auth, clock, config, crypto, db, errors, logging, security
-from app.blueprints import forge, health, pages, support, webhooks
+from app.blueprints import console, forge, health, selfcheck, support, webhooks
 
 # Modules adding their routes to forge.bp and support.bp (one blueprint per audience).
 from app.blueprints import forge_data, forge_runs, tickets  # noqa: F401  # isort: skip
@@ -16,7 +16,7 @@ from app.blueprints import forge_data, forge_runs, tickets  # noqa: F401  # isor
 # flask-smorest blueprints, one per audience (documented from their schemas by app.api).
 API_BLUEPRINTS = (health.bp, forge.bp, support.bp, webhooks.bp)
 # The selfcheck and console pages (HTML, not in /openapi.json).
-BLUEPRINTS = (pages.bp,)
+BLUEPRINTS = (selfcheck.bp, console.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -2,7 +2,8 @@
 
 The audiences: ``forge`` (the Forge remote), ``support`` (support tokens), ``webhooks``,
 ``health`` (probes and ``/openapi.json``); the ``selfcheck`` and ``console`` pages are HTML
-(:mod:`app.blueprints.pages`, marked :func:`exclude_from_openapi`). Write a JSON view like this::
+(:mod:`app.blueprints.selfcheck`, :mod:`app.blueprints.console`, marked
+:func:`exclude_from_openapi`). Write a JSON view like this::
 
     @bp.get("/things")
     @forge_required                      # outermost: 401 before any validation

@@ -95,7 +95,10 @@ class SiteSearchQuery(_Query):
     q = fields.String(
         load_default=None,
         validate=validate.Length(max=255),
-        metadata={"description": "Part of a site URL, cloud id or installation id."},
+        metadata={
+            "description": "Part of a site URL, cloud id or installation id, or of a space key "
+            "or Anypoint organization (id or name)."
+        },
     )
 
 

@@ -69,13 +69,15 @@ def _run_space(run: DiagnosticRun) -> str | None:
 @bp.response(200, SiteOut(many=True))
 @bp.errors(*ERRORS)
 def search_sites(query: dict[str, Any]) -> list[dict[str, Any]]:
-    """Sites whose URL, cloud id or installation id contains ``q``, with their spaces."""
-    session = get_session()
-    installations = run_store.search_installations(session, query["q"])
-    spaces = run_store.spaces_by_installation(session, [i.id for i in installations])
-    for installation in installations:
-        _audit("site.read", installation.id, None, f"search:{query['q'] or ''}"[:255])
-    return [{"installation": i, "spaces": spaces[i.id]} for i in installations]
+    """Sites whose URL, cloud id or installation id contains ``q``, with their spaces.
+
+    A site also matches through a space whose key or Anypoint organization (id, or the id or name
+    its latest report names) contains ``q``; it then lists those spaces only.
+    """
+    found = run_store.search_sites(get_session(), query["q"])
+    for site in found:
+        _audit("site.read", site.installation.id, None, f"search:{query['q'] or ''}"[:255])
+    return [{"installation": site.installation, "spaces": site.spaces} for site in found]
 
 
 @bp.get("/sites/<installation_id>/spaces")

@@ -168,27 +168,71 @@ def installations_matching(session: Session, site: str) -> list[Installation]:
     )
 
 
-def search_installations(session: Session, q: str | None, limit: int = 50) -> list[Installation]:
-    """Installations whose site URL, cloud id or installation id contains ``q`` (all if empty)."""
-    query = select(Installation).order_by(Installation.site_url, Installation.id)
-    if q:
-        query = query.where(
+@dataclass(frozen=True)
+class FoundSite:
+    """A site a search found: its spaces (all of them, or those that matched) and their latest runs."""
+
+    installation: Installation
+    spaces: list[Space]
+    latest: dict[str, tuple[str, datetime]]  # space key -> (verdict, created_at) of its latest run
+
+
+def search_sites(session: Session, q: str | None, limit: int = 50) -> list[FoundSite]:
+    """Sites matching ``q`` (all if empty), in one query; the support API and the console share it.
+
+    A site matches when its URL, cloud id or installation id contains ``q`` (case-insensitive):
+    it comes with all its spaces. Otherwise it matches through its spaces whose key or Anypoint
+    organization id contains ``q`` — or the organization id or name its latest report names — and
+    comes with those spaces only. At most ``limit`` sites, by site URL.
+    """
+    latest_run = (
+        select(DiagnosticRun.id)
+        .where(DiagnosticRun.space_id == Space.id)
+        .order_by(DiagnosticRun.created_at.desc(), DiagnosticRun.id)
+        .limit(1)
+        .correlate(Space)
+        .scalar_subquery()
+    )
+
+    def joined(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+        query = query.outerjoin(Space, Space.installation_id == Installation.id).outerjoin(
+            DiagnosticRun, DiagnosticRun.id == latest_run
+        )
+        if not q:
+            return query
+        return query.where(
             or_(
-                Installation.site_url.icontains(q, autoescape=True),
-                Installation.cloud_id.icontains(q, autoescape=True),
-                Installation.id.icontains(q, autoescape=True),
+                *(
+                    column.icontains(q, autoescape=True)
+                    for column in (
+                        Installation.site_url,
+                        Installation.cloud_id,
+                        Installation.id,
+                        Space.key,
+                        Space.organization_id,
+                        DiagnosticRun.report["organization_id"].as_string(),
+                        DiagnosticRun.report["organization_name"].as_string(),
+                    )
+                )
             )
         )
-    return list(session.scalars(query.limit(max(1, min(limit, MAX_LIMIT)))))
 
-
-def spaces_by_installation(
-    session: Session, installation_ids: Sequence[str]
-) -> dict[str, list[Space]]:
-    """The spaces of each installation (key order), in one query."""
-    spaces: dict[str, list[Space]] = {i: [] for i in installation_ids}
-    for space in session.scalars(
-        select(Space).where(Space.installation_id.in_(installation_ids)).order_by(Space.key)
-    ):
-        spaces[space.installation_id].append(space)
-    return spaces
+    found = (
+        joined(select(Installation.id, Installation.site_url))
+        .distinct()
+        .order_by(Installation.site_url, Installation.id)
+        .limit(max(1, min(limit, MAX_LIMIT)))
+    )
+    rows = session.execute(
+        joined(select(Installation, Space, DiagnosticRun.verdict, DiagnosticRun.created_at))
+        .where(Installation.id.in_(select(found.subquery().c.id)))
+        .order_by(Installation.site_url, Installation.id, Space.key)
+    )
+    sites: dict[str, FoundSite] = {}
+    for installation, space, verdict, created_at in rows:
+        site = sites.setdefault(installation.id, FoundSite(installation, [], {}))
+        if space is not None:
+            site.spaces.append(space)
+            if verdict is not None:
+                site.latest[space.key] = (verdict, created_at)
+    return list(sites.values())

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import event
 
 from app.audit import audit_entries
 from app.cli import token
 from app.models import Installation
+from app.storage import runs as run_store
 from tests.app.conftest import CLOUD_A, SITE_A, SITE_B
 from tests.app.test_runs import CANARY, SANDBOX_ONLY, add_space, set_scenario, stored_reports
 
@@ -93,6 +96,54 @@ def test_site_search(app: Flask, client: FlaskClient, viewer: dict[str, str]) ->
     everything = client.get("/support/v1/sites", headers=viewer).json
     assert {s["installation_id"] for s in everything} == {SITE_A, SITE_B}
     assert client.get("/support/v1/sites?q=initech", headers=viewer).json == []
+
+
+def console_results(client: FlaskClient, query: str) -> list[tuple[str, list[str]]]:
+    """The console's search results: each site's installation id and its spaces' keys."""
+    html = client.get("/console", query_string={"q": query}).get_data(as_text=True)
+    return [
+        (installation, re.findall(r'<th scope="row"><a href="[^"]*">([^<]+)</a></th>', article))
+        for installation, article in re.findall(
+            r"Installation <code>([^<]+)</code>(.*?)</article>", html, re.S
+        )
+    ]
+
+
+def test_the_console_and_the_api_search_sites_alike(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, support: dict[str, str]
+) -> None:
+    report = start(client, support)["report"]  # OPS's latest report names its organization
+    value = mint(runner, "ada", "viewer")["Authorization"].removeprefix("Bearer ")
+    signin = client.get("/console").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', signin)
+    assert csrf is not None
+    client.post("/console/sign-in", data={"csrf_token": csrf.group(1), "token": value})
+    org_name = report["organization_name"]
+    for query in ("acme", "ops", CLOUD_A[:8], report["organization_id"], org_name, "", "initech"):
+        api = client.get("/support/v1/sites", query_string={"q": query}, headers=support).json
+        found = [(s["installation_id"], [x["space_key"] for x in s["spaces"]]) for s in api]
+        assert console_results(client, query) == found, query
+    assert console_results(client, org_name) == [(SITE_A, ["OPS"])]  # found through the report
+    assert console_results(client, "acme") == [(SITE_A, ["DOCS", "OPS"])]  # every space
+
+
+def test_site_search_is_one_query(app: Flask, client: FlaskClient, support: dict[str, str]) -> None:
+    start(client, support)
+    statements: list[str] = []
+    engine = app.extensions["db"].engine
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    with app.extensions["db"].session() as session:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            found = run_store.search_sites(session, "sparrow")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert [(f.installation.id, [s.key for s in f.spaces]) for f in found] == [(SITE_A, ["OPS"])]
+    assert found[0].latest["OPS"][0] == "broken"
+    assert len(statements) == 1
 
 
 def test_site_spaces(app: Flask, client: FlaskClient, viewer: dict[str, str]) -> None:
