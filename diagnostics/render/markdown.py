@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from diagnostics.render import _common as c
+from diagnostics.render.view import FindingView, MacroView, ReportView, RootCauseGroupView
 from diagnostics.report import Report
 
 Data = Mapping[str, Any]
@@ -22,20 +23,20 @@ _ESCAPE = re.compile(r"([\\<>])")
 _BLANK = "—"
 
 
-def render(report: Report | Data, *, audience: str = "support") -> str:
+def render(report: Report | Data | ReportView, *, audience: str = "support") -> str:
     """The whole report as one Markdown document."""
-    data = c.data_of(report)
+    view = ReportView.of(report)
     parts = [
-        _header(data),
-        _findings(data, c.groups(data), audience),
-        _datasets(data),
-        _scopes(data),
-        _macros(data),
-        _checks(data),
-        _ticket(data),
-        _severity(data),
-        _redactions(data),
-        f"_MuleSight diagnostics report, schema version {data.get('schema_version')}._",
+        _header(view),
+        _findings(view, audience),
+        _datasets(view),
+        _scopes(view),
+        _macros(view),
+        _checks(view),
+        _ticket(view),
+        _severity(view),
+        _redactions(view),
+        f"_MuleSight diagnostics report, schema version {view.schema_version}._",
     ]
     return "\n\n".join(p for p in parts if p)
 
@@ -79,112 +80,99 @@ def link(url: Any, label: str | None = None) -> str:
     return f"[{esc(label)}](<{safe}>)" if label else f"<{safe}>"
 
 
-def _header(data: Data) -> str:
-    verdict = c.VERDICT_WORDS.get(str(data.get("verdict")), str(data.get("verdict")))
+def _header(view: ReportView) -> str:
+    verdict = view.verdict_word
     lines = [
         f"# MuleSight diagnostics: {verdict}",
         "",
-        f"**{verdict}: {esc(c.headline(data))}**"
+        f"**{verdict}: {esc(view.summary.headline)}**"
         + (
-            f" Suggested severity: **{esc(data.get('suggested_severity'))}**."
-            if c.suggests_severity(data)
+            f" Suggested severity: **{esc(view.suggested_severity)}**."
+            if view.suggests_severity
             else ""
         ),
         "",
-        *_context(data),
+        *_context(view),
     ]
     return "\n".join(lines)
 
 
-def _context(data: Data) -> list[str]:
-    site = data.get("site_url")
-    space = f" (space {code(data['space_key'])})" if data.get("space_key") else ""
-    envs = ", ".join(
-        f"{esc(e.get('name'))} ({esc(e.get('type'))}, {code(e.get('id'))})"
-        for e in data.get("environments", [])
-    )
-    run = f"{code(data.get('run_id'))} at {esc(c.when(data, data.get('generated_at')))}"
-    timing = c.run_timing(data)
+def _context(view: ReportView) -> list[str]:
+    site = view.site_url
+    space = f" (space {code(view.space_key)})" if view.space_key else ""
+    envs = ", ".join(f"{esc(e.name)} ({esc(e.type)}, {code(e.id)})" for e in view.environments)
+    run = f"{code(view.run_id)} at {esc(view.when(view.generated_at))}"
+    timing = view.run_timing
     lines = [
         f"- **Site:** {link(site) if site else c.NOT_KNOWN}{space}",
-        f"- **Anypoint organization:** {esc(c.organization_text(data))}, "
-        f"control plane {code(data.get('control_plane'))}",
+        f"- **Anypoint organization:** {esc(view.organization)}, "
+        f"control plane {code(view.control_plane)}",
         f"- **Environments:** {envs or 'none listed'}",
         f"- **Run:** {run}" + (f", {timing}" if timing else ""),
     ]
-    if data.get("escalation_stage"):
-        lines.append(f"- **Escalation stage:** {esc(data['escalation_stage'])}")
+    if view.escalation_stage:
+        lines.append(f"- **Escalation stage:** {esc(view.escalation_stage)}")
     return lines
 
 
-def _findings(data: Data, found: Sequence[c.Group], audience: str) -> str:
-    if not found:
+def _findings(view: ReportView, audience: str) -> str:
+    if not view.groups:
         return (
             "## What to fix\n\nNothing: no check failed or warned.\n\n"
             "Still seeing errors in a macro? Reload the page; if it still fails, send this report "
             "and a screenshot to MuleSight support."
         )
     blocks = ["## What to fix (root causes, worst first)"]
-    blocks += [_root(data, g, audience) for g in found]
+    blocks += [_root(view, g, audience) for g in view.groups]
     return "\n\n".join(blocks)
 
 
-def _root(data: Data, g: c.Group, audience: str) -> str:
+def _root(view: ReportView, g: RootCauseGroupView, audience: str) -> str:
     f = g.root
-    word = c.FINDING_WORDS.get(str(f.get("status")), str(f.get("status")).upper())
     lines = [
-        f"### {g.number}. {word}: {esc(f.get('title'))}",
+        f"### {g.number}. {f.word}: {esc(f.title)}",
         "",
-        f"- **Why:** {esc(f.get('detail'))}",
-        f"- **Who must act:** {esc(c.owner_label(f, audience))}",
-        f"- **What to do:** {esc(f.get('remediation'))}",
+        f"- **Why:** {esc(f.detail)}",
+        f"- **Who must act:** {esc(f.owner_label(audience))}",
+        f"- **What to do:** {esc(f.remediation)}",
     ]
-    affects = _affects(data, f)
+    affects = _affects(view, f)
     if affects:
         lines.append(f"- **Affects:** {affects}")
-    if f.get("doc_url"):
-        lines.append(f"- **Docs:** {link(f['doc_url'])}")
+    if f.doc_url:
+        lines.append(f"- **Docs:** {link(f.doc_url)}")
     if g.consequences:
-        lines.append(f"- **{esc(c.affects_text(g))}:**")
+        lines.append(f"- **{esc(g.affects_text)}:**")
         for x in g.consequences:
-            word = c.FINDING_WORDS.get(str(x.get("status")), str(x.get("status")).upper())
-            lines.append(f"  - {word}: {esc(x.get('title'))}{_pages(data, x)}")
+            lines.append(f"  - {x.word}: {esc(x.title)}{_pages(view, x)}")
     return "\n".join(lines)
 
 
-def _affects(data: Data, f: Data) -> str:
-    macros = data.get("macros", [])
+def _affects(view: ReportView, f: FindingView) -> str:
     parts = []
-    if f.get("datasets"):
-        parts.append(
-            "datasets " + ", ".join(_dataset(k, c.dataset_name(data, k)) for k in f["datasets"])
-        )
-    if f.get("scopes"):
-        parts.append("scopes " + ", ".join(code(s) for s in f["scopes"]))
-    if f.get("macros"):
-        labels = (
-            _macro_link(data, i + 1, macros[i]) if i < len(macros) else f"#{i + 1}"
-            for i in f["macros"]
-        )
+    if f.datasets:
+        parts.append("datasets " + ", ".join(_dataset(k, view.dataset_name(k)) for k in f.datasets))
+    if f.scopes:
+        parts.append("scopes " + ", ".join(code(s) for s in f.scopes))
+    if f.macros:
+        labels = (_macro_link(i + 1, m) if (m := view.macro(i)) else f"#{i + 1}" for i in f.macros)
         parts.append("macros " + ", ".join(labels))
     return "; ".join(parts)
 
 
-def _pages(data: Data, f: Data) -> str:
+def _pages(view: ReportView, f: FindingView) -> str:
     """`` ([open the page](<url>))`` for a finding about macros (its title names the page)."""
-    macros = data.get("macros", [])
     links = []
-    for i in f.get("macros") or []:
-        url = c.page_url(data, macros[i].get("page_id")) if i < len(macros) else None
-        if url:
-            links.append(link(url, "open the page"))
+    for i in f.macros:
+        m = view.macro(i)
+        if m is not None and m.page_url:
+            links.append(link(m.page_url, "open the page"))
     return f" ({', '.join(dict.fromkeys(links))})" if links else ""
 
 
-def _macro_link(data: Data, number: int, macro: Data) -> str:
-    url = c.page_url(data, macro.get("page_id"))
-    label = f"#{number} {c.macro_label(macro)}"
-    return link(url, label) if url else esc(label)
+def _macro_link(number: int, macro: MacroView) -> str:
+    label = f"#{number} {macro.label}"
+    return link(macro.page_url, label) if macro.page_url else esc(label)
 
 
 def _dataset(key: str, name: str | None) -> str:
@@ -192,114 +180,107 @@ def _dataset(key: str, name: str | None) -> str:
     return f"{esc(name)} ({code(key)})" if name else code(key)
 
 
-def _datasets(data: Data) -> str:
+def _datasets(view: ReportView) -> str:
     rows = []
-    for key, d in data.get("datasets", {}).items():
-        freshness = c.word(d.get("freshness"), c.FRESHNESS_WORDS)
-        if d.get("stale_fallback"):
+    for d in view.datasets:
+        freshness = c.word(d.freshness, c.FRESHNESS_WORDS)
+        if d.stale_fallback:
             freshness += " (serving the last good cache)"
         rows.append(
             [
-                _dataset(key, d.get("name")).replace("|", "\\|"),
-                cell(c.word(d.get("coverage"), c.COVERAGE_WORDS)),
-                cell(c.dataset_reason(d)),
+                _dataset(d.key, d.name).replace("|", "\\|"),
+                cell(c.word(d.coverage, c.COVERAGE_WORDS)),
+                cell(d.reason_text),
                 cell(freshness),
-                cell(c.when(data, d.get("last_successful_fetch"))),
-                cell(d.get("impact")),
+                cell(view.when(d.last_successful_fetch)),
+                cell(d.impact),
             ]
         )
     headers = ["Dataset", "Coverage", "Reason", "Cache", "Last successful fetch", "Impact"]
     out = "## Dataset coverage\n\n" + table(headers, rows)
-    failed = _failed_calls(data)
+    failed = _failed_calls(view)
     return out + ("\n\n" + failed if failed else "")
 
 
-def _failed_calls(data: Data) -> str:
+def _failed_calls(view: ReportView) -> str:
     lines = []
-    for key, d in data.get("datasets", {}).items():
-        for kind, paths in (d.get("failed") or {}).items():
+    for d in view.datasets:
+        for kind, paths in d.failed:
             for path in paths:
                 verb = c.FAILED_CALL_WORDS.get(kind, kind)
-                lines.append(f"- {esc(d.get('name') or key)}: {esc(verb)} {code(path)}")
+                lines.append(f"- {esc(d.name or d.key)}: {esc(verb)} {code(path)}")
     return "Failed calls:\n\n" + "\n".join(lines) if lines else ""
 
 
-def _scopes(data: Data) -> str:
-    names = c.environment_names(data)
-    rows = []
-    for key, s in data.get("scopes", {}).items():
-        status = c.scope_status_text(s)
-        rows.append(
-            [
-                code(key),
-                cell(status),
-                cell(c.places(s.get("missing_in") or [], names)),
-                ", ".join(code(k) for k in s.get("used_by") or []) or _BLANK,
-                cell(s.get("why_needed")),
-                cell(s.get("impact")),
-            ]
-        )
+def _scopes(view: ReportView) -> str:
+    rows = [
+        [
+            code(s.key),
+            cell(s.status_text),
+            cell(view.places(s.missing_in)),
+            ", ".join(code(k) for k in s.used_by) or _BLANK,
+            cell(s.why_needed),
+            cell(s.impact),
+        ]
+        for s in view.scopes
+    ]
     headers = ["Scope", "Status", "Missing in", "Used by", "Why MuleSight needs it", "Impact"]
     return "## Scopes\n\n" + table(headers, rows)
 
 
-def _macros(data: Data) -> str:
-    macros = data.get("macros", [])
-    if not macros:
+def _macros(view: ReportView) -> str:
+    if not view.macros:
         return "## Macros\n\nNo MuleSight macro was found or rendered in this space."
     rows = [
         [
-            str(i),
-            cell(c.macro_kind(m)),
-            cell(c.macro_mode(m)),
-            _page_cell(data, m),
-            _dataset(str(m.get("dataset")), c.dataset_name(data, str(m.get("dataset")))),
-            cell(c.word(m.get("status"), c.MACRO_WORDS)),
-            cell(c.when(data, m.get("last_rendered_at"))),
-            cell(m.get("error")),
+            str(m.index + 1),
+            cell(m.kind),
+            cell(m.mode_name),
+            _page_cell(m),
+            _dataset(str(m.dataset), view.dataset_name(str(m.dataset))),
+            cell(c.word(m.status, c.MACRO_WORDS)),
+            cell(view.when(m.last_rendered_at)),
+            cell(m.error),
         ]
-        for i, m in enumerate(macros, start=1)
+        for m in view.macros
     ]
     headers = ["#", "Macro", "Mode", "Page", "Dataset", "Status", "Last rendered", "Error"]
     return "## Macros\n\n" + table(headers, rows)
 
 
-def _page_cell(data: Data, m: Data) -> str:
-    url = c.page_url(data, m.get("page_id"))
-    return (link(url, c.macro_page(m)) if url else cell(c.macro_page(m))).replace("|", "\\|")
+def _page_cell(m: MacroView) -> str:
+    return (link(m.page_url, m.page) if m.page_url else cell(m.page)).replace("|", "\\|")
 
 
-def _checks(data: Data) -> str:
-    checks = data.get("checks", [])
-    if not checks:
+def _checks(view: ReportView) -> str:
+    if not view.checks:
         return ""
     rows = [
         [
-            cell(k.get("title")),
-            cell(c.word(k.get("status"), c.CHECK_WORDS)),
-            cell(c.duration(k.get("elapsed_ms"))),
+            cell(k.title),
+            cell(c.word(k.status, c.CHECK_WORDS)),
+            cell(c.duration(k.elapsed_ms)),
         ]
-        for k in checks
+        for k in view.checks
     ]
     return "## Checks\n\n" + table(["Check", "Status", "Time"], rows)
 
 
-def _ticket(data: Data) -> str:
-    rows = [[cell(label), cell(value)] for label, value in c.ticket_rows(data)]
+def _ticket(view: ReportView) -> str:
+    rows = [[cell(label), cell(value)] for label, value in view.ticket_rows]
     out = "## Ticket details\n\n" + table(["Detail", "Value"], rows)
-    missing = c.by_hand(data)
-    if missing:
-        out += "\n\nStill to add by hand: " + "; ".join(missing) + "."
+    if view.by_hand:
+        out += "\n\nStill to add by hand: " + "; ".join(view.by_hand) + "."
     return out
 
 
-def _severity(data: Data) -> str:
-    if not c.suggests_severity(data):
+def _severity(view: ReportView) -> str:
+    if not view.suggests_severity:
         return ""
-    reason = data.get("severity_reason")
-    line = f"**{esc(data.get('suggested_severity'))}**" + (f": {esc(reason)}" if reason else ".")
+    reason = view.severity_reason
+    line = f"**{esc(view.suggested_severity)}**" + (f": {esc(reason)}" if reason else ".")
     return f"## Suggested severity\n\n{line}\n\nA person decides the ticket's severity."
 
 
-def _redactions(data: Data) -> str:
-    return "## Redactions\n\n" + esc(c.redaction_text(data))
+def _redactions(view: ReportView) -> str:
+    return "## Redactions\n\n" + esc(view.redaction_text)

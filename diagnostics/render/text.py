@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diagnostics.render import _common as c
+from diagnostics.render.view import ReportView
 from diagnostics.report import Report
 
 Data = Mapping[str, Any]
@@ -54,21 +55,26 @@ class Line:
     refs: Sequence[int] = ()
 
 
-def render(report: Report | Data, *, color: bool = False, audience: str = "support") -> str:
+def render(
+    report: Report | Data | ReportView, *, color: bool = False, audience: str = "support"
+) -> str:
     """The report as terminal text; ANSI colours only when ``color`` is true."""
-    data = _printable(c.data_of(report))
+    view = (
+        report
+        if isinstance(report, ReportView)
+        else ReportView.from_data(_printable(c.data_of(report)))
+    )
     style = Style(color)
-    found = c.groups(data)
     blocks = [
-        _header(data, style),
-        _verdict(data, style),
-        _findings(data, found, style, audience),
-        _section("Checks", _check_lines(data), style),
-        _section("Datasets", _dataset_lines(data, found), style),
-        _section("Scopes", _scope_lines(data, found), style),
-        _section("Macros", _macro_lines(data, found), style),
-        _closing(data, style),
-        _summary(data, style),
+        _header(view, style),
+        _verdict(view, style),
+        _findings(view, style, audience),
+        _section("Checks", _check_lines(view), style),
+        _section("Datasets", _dataset_lines(view), style),
+        _section("Scopes", _scope_lines(view), style),
+        _section("Macros", _macro_lines(view), style),
+        _closing(view, style),
+        _summary(view, style),
     ]
     return "\n\n".join(b for b in blocks if b)
 
@@ -84,26 +90,23 @@ def _printable(value: Any) -> Any:
     return value
 
 
-def _header(data: Data, style: Style) -> str:
-    timing = c.run_timing(data)
-    site = data.get("site_url") or "site not known"
-    space = f" · space {data['space_key']}" if data.get("space_key") else ""
+def _header(view: ReportView, style: Style) -> str:
+    site = view.site_url or "site not known"
+    space = f" · space {view.space_key}" if view.space_key else ""
     lines = [
         style("MuleSight diagnostics", "bold")
-        + f" · run {data.get('run_id')} · {c.when(data, data.get('generated_at'))}"
-        + (f" · {timing}" if timing else ""),
-        f"{site}{space} · organization {c.organization_text(data)} · "
-        f"control plane {data.get('control_plane')}",
+        + f" · run {view.run_id} · {view.when(view.generated_at)}"
+        + (f" · {view.run_timing}" if view.run_timing else ""),
+        f"{site}{space} · organization {view.organization} · control plane {view.control_plane}",
     ]
-    envs = ", ".join(f"{e.get('name')} ({e.get('type')})" for e in data.get("environments", []))
+    envs = ", ".join(f"{e.name} ({e.type})" for e in view.environments)
     lines.append(f"Environments: {envs or 'none listed'}")
     return "\n".join(lines)
 
 
-def _verdict(data: Data, style: Style) -> str:
-    verdict = str(data.get("verdict"))
-    tone = c.tone(c.VERDICT_TONES, verdict)
-    return style(f"{c.VERDICT_WORDS.get(verdict, verdict)}: {c.headline(data)}", tone)
+def _verdict(view: ReportView, style: Style) -> str:
+    tone = c.tone(c.VERDICT_TONES, view.verdict)
+    return style(f"{view.verdict_word}: {view.summary.headline}", tone)
 
 
 def _section(title: str, lines: Sequence[Line], style: Style) -> str:
@@ -118,72 +121,52 @@ def _section(title: str, lines: Sequence[Line], style: Style) -> str:
     return "\n".join(out)
 
 
-def _check_lines(data: Data) -> list[Line]:
+def _check_lines(view: ReportView) -> list[Line]:
     return [
-        Line(
-            c.tone(c.CHECK_TONES, k.get("status")),
-            str(k.get("title") or k.get("id")),
-            c.word(k.get("status"), c.CHECK_WORDS),
-        )
-        for k in data.get("checks", [])
+        Line(c.tone(c.CHECK_TONES, k.status), k.name, c.word(k.status, c.CHECK_WORDS))
+        for k in view.checks
     ]
 
 
-def _dataset_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
-    refs, tones = c.group_refs(data, found, "datasets"), c.item_tones(data, found, "datasets")
+def _dataset_lines(view: ReportView) -> list[Line]:
     lines = []
-    for key, d in data.get("datasets", {}).items():
-        reason = c.dataset_reason(d)
-        status = c.word(d.get("coverage"), c.COVERAGE_WORDS) + (f" ({reason})" if reason else "")
-        status += f" · cache {c.word(d.get('freshness'), c.FRESHNESS_WORDS)}"
-        if d.get("stale_fallback"):
+    for d in view.datasets:
+        reason = d.reason_text
+        status = c.word(d.coverage, c.COVERAGE_WORDS) + (f" ({reason})" if reason else "")
+        status += f" · cache {c.word(d.freshness, c.FRESHNESS_WORDS)}"
+        if d.stale_fallback:
             status += " (serving the last good cache)"
-        own = c.tone(c.COVERAGE_TONES, d.get("coverage"))
-        lines.append(
-            Line(
-                c.item_tone(own, tones.get(key)),
-                str(d.get("name") or key),
-                status,
-                refs.get(key, []),
-            )
-        )
+        own = c.tone(c.COVERAGE_TONES, d.coverage)
+        lines.append(Line(d.links.mark(own), d.name or d.key, status, d.links.causes))
     return lines
 
 
-def _scope_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
-    refs, tones = c.group_refs(data, found, "scopes"), c.item_tones(data, found, "scopes")
-    names = c.environment_names(data)
+def _scope_lines(view: ReportView) -> list[Line]:
     lines = []
-    for key, s in data.get("scopes", {}).items():
-        if not c.scope_checked(s):
-            lines.append(Line("neutral", key, c.scope_status_text(s)))
+    for s in view.scopes:
+        if not s.checked:
+            lines.append(Line("neutral", s.key, s.status_text))
             continue
-        status = c.scope_status_text(s)
-        if s.get("missing_in"):
-            status += f" · missing in {c.places(s['missing_in'], names)}"
-        own = c.tone(c.COVERAGE_TONES, s.get("status"))
-        lines.append(Line(c.item_tone(own, tones.get(key)), key, status, refs.get(key, [])))
+        status = s.status_text
+        if s.missing_in:
+            status += f" · missing in {view.places(s.missing_in)}"
+        own = c.tone(c.COVERAGE_TONES, s.status)
+        lines.append(Line(s.links.mark(own), s.key, status, s.links.causes))
     return lines
 
 
-def _macro_lines(data: Data, found: Sequence[c.Group]) -> list[Line]:
-    refs, tones = c.group_refs(data, found, "macros"), c.item_tones(data, found, "macros")
+def _macro_lines(view: ReportView) -> list[Line]:
     lines = []
-    for i, m in enumerate(data.get("macros", [])):
-        status = c.word(m.get("status"), c.MACRO_WORDS) + (
-            f": {m['error']}" if m.get("error") else ""
-        )
-        url = c.page_url(data, m.get("page_id"))
-        status += f" · {url}" if url else ""
-        own = c.tone(c.MACRO_TONES, m.get("status"))
-        lines.append(
-            Line(c.item_tone(own, tones.get(i)), c.macro_label(m), status, refs.get(i, []))
-        )
+    for m in view.macros:
+        status = c.word(m.status, c.MACRO_WORDS) + (f": {m.error}" if m.error else "")
+        status += f" · {m.page_url}" if m.page_url else ""
+        own = c.tone(c.MACRO_TONES, m.status)
+        lines.append(Line(m.links.mark(own), m.label, status, m.links.causes))
     return lines
 
 
-def _findings(data: Data, found: Sequence[c.Group], style: Style, audience: str) -> str:
-    if not found:
+def _findings(view: ReportView, style: Style, audience: str) -> str:
+    if not view.groups:
         return "\n".join(
             [
                 style("What to fix", "bold"),
@@ -193,21 +176,21 @@ def _findings(data: Data, found: Sequence[c.Group], style: Style, audience: str)
             ]
         )
     out = [style("What to fix (root causes, worst first)", "bold")]
-    for g in found:
+    for g in view.groups:
         f = g.root
-        tone = c.tone(c.FINDING_TONES, c.group_status(g))
-        word = c.FINDING_WORDS.get(str(f.get("status")), str(f.get("status")))
-        out.append(f"{style.mark(tone)} {g.number}. {style(word, tone)} {f.get('title')}")
-        out += _field("why", f.get("detail"))
-        out += _field("who", c.owner_label(f, audience))
-        out += _field("fix", f.get("remediation"), style)
-        if f.get("doc_url"):
-            out += _field("docs", f["doc_url"])
+        tone = c.tone(c.FINDING_TONES, g.status)
+        word = c.FINDING_WORDS.get(str(f.status), str(f.status))
+        out.append(f"{style.mark(tone)} {g.number}. {style(word, tone)} {f.title}")
+        out += _field("why", f.detail)
+        out += _field("who", f.owner_label(audience))
+        out += _field("fix", f.remediation, style)
+        if f.doc_url:
+            out += _field("docs", f.doc_url)
         if g.consequences:
-            out.append(f"{INDENT}{c.affects_text(g)}:")
+            out.append(f"{INDENT}{g.affects_text}:")
             for x in g.consequences:
-                mark = style.mark(c.tone(c.FINDING_TONES, x.get("status")))
-                out.append(f"{INDENT}  {mark} {' '.join(str(x.get('title')).split())}")
+                mark = style.mark(c.tone(c.FINDING_TONES, x.status))
+                out.append(f"{INDENT}  {mark} {' '.join(str(x.title).split())}")
     return "\n".join(out)
 
 
@@ -227,19 +210,18 @@ def _field(label: str, value: Any, style: Style | None = None) -> list[str]:
     return lines
 
 
-def _closing(data: Data, style: Style) -> str:
+def _closing(view: ReportView, style: Style) -> str:
     """The suggested severity's reason and what redaction removed."""
     lines: list[str] = []
-    if c.suggests_severity(data):
-        reason = data.get("severity_reason")
-        severity = f"Suggested {data.get('suggested_severity')}" + (f": {reason}" if reason else "")
+    if view.suggests_severity:
+        reason = view.severity_reason
+        severity = f"Suggested {view.suggested_severity}" + (f": {reason}" if reason else "")
         lines = textwrap.wrap(severity + " A person decides.", width=WIDTH)
-    return "\n".join([*lines, style(c.redaction_text(data), "dim")])
+    return "\n".join([*lines, style(view.redaction_text, "dim")])
 
 
-def _summary(data: Data, style: Style) -> str:
-    verdict = str(data.get("verdict"))
-    line = f"{verdict}: {c.tally(data)}"
-    if c.suggests_severity(data):
-        line += f" — suggested {data.get('suggested_severity')}"
-    return style(line, c.tone(c.VERDICT_TONES, verdict))
+def _summary(view: ReportView, style: Style) -> str:
+    line = f"{view.verdict}: {view.summary.tally}"
+    if view.suggests_severity:
+        line += f" — suggested {view.suggested_severity}"
+    return style(line, c.tone(c.VERDICT_TONES, view.verdict))

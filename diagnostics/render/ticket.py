@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from diagnostics.render import _common as c
+from diagnostics.render.view import ReportView, RootCauseGroupView
 from diagnostics.report import Report
 
 Data = Mapping[str, Any]
@@ -27,74 +28,68 @@ _MD_SPECIAL = re.compile(r"([\\<>*_\[\]])")
 JIRA_ICONS = {"fail": "(x)", "warn": "(!)", "healthy": "(/)", "degraded": "(!)", "broken": "(x)"}
 
 
-def render(report: Report | Data, *, audience: str = "support", flavour: str = "jira") -> str:
+def render(
+    report: Report | Data | ReportView, *, audience: str = "support", flavour: str = "jira"
+) -> str:
     """The ticket summary as Jira wiki markup (or Markdown with ``flavour="markdown"``)."""
-    data = c.data_of(report)
+    view = ReportView.of(report)
     fmt = _Jira() if flavour == "jira" else _Markdown()
-    verdict = str(data.get("verdict"))
-    found = c.groups(data)
     lines = [
         fmt.heading(
             3,
-            f"{fmt.icon(verdict)}MuleSight diagnostics: "
-            f"{c.VERDICT_WORDS.get(verdict, verdict)} — {c.headline(data)}",
+            f"{fmt.icon(str(view.verdict))}MuleSight diagnostics: "
+            f"{view.verdict_word} — {view.summary.headline}",
         ),
-        f"{fmt.bold('Site:')} {fmt.link(data.get('site_url'))} · "
-        f"space {fmt.text(data.get('space_key') or c.NOT_KNOWN)} · "
-        f"organization {fmt.text(c.organization_text(data))} · "
-        f"{fmt.text(c.when(data, data.get('generated_at')))}",
+        f"{fmt.bold('Site:')} {fmt.link(view.site_url)} · "
+        f"space {fmt.text(view.space_key or c.NOT_KNOWN)} · "
+        f"organization {fmt.text(view.organization)} · "
+        f"{fmt.text(view.when(view.generated_at))}",
     ]
-    for g in found:
-        lines += _root_lines(data, g, fmt, audience)
-    if not found:
+    for g in view.groups:
+        lines += _root_lines(view, g, fmt, audience)
+    if not view.groups:
         lines.append(
             "Still seeing errors in a macro? Ask the reporter to reload the page and, if it still "
             "fails, for a screenshot and the page link; then run diagnostics again."
         )
     else:
-        reason = data.get("severity_reason")
+        reason = view.severity_reason
         lines.append(
-            f"{fmt.bold('Suggested severity:')} {fmt.text(data.get('suggested_severity'))}"
+            f"{fmt.bold('Suggested severity:')} {fmt.text(view.suggested_severity)}"
             + (f" — {fmt.text(reason)}" if reason else "")
             + " A person decides."
         )
-    lines.append(
-        f"{fmt.bold('Run:')} {fmt.code(data.get('run_id'))} · the full report is attached."
-    )
+    lines.append(f"{fmt.bold('Run:')} {fmt.code(view.run_id)} · the full report is attached.")
     return "\n".join(lines)
 
 
-def _root_lines(data: Data, g: c.Group, fmt: _Jira, audience: str) -> list[str]:
+def _root_lines(view: ReportView, g: RootCauseGroupView, fmt: _Jira, audience: str) -> list[str]:
     f = g.root
-    status = str(f.get("status"))
-    word = c.FINDING_WORDS.get(status, status.upper())
     lines = [
-        fmt.heading(4, f"{g.number}. {fmt.icon(status)}{word}: {f.get('title')}"),
-        f"{fmt.bold('Who must act:')} {fmt.text(c.owner_label(f, audience))}",
-        f"{fmt.bold('What to do:')} {fmt.text(f.get('remediation'))}",
-        f"{fmt.bold('Why:')} {fmt.text(f.get('detail'))}",
+        fmt.heading(4, f"{g.number}. {fmt.icon(str(f.status))}{f.word}: {f.title}"),
+        f"{fmt.bold('Who must act:')} {fmt.text(f.owner_label(audience))}",
+        f"{fmt.bold('What to do:')} {fmt.text(f.remediation)}",
+        f"{fmt.bold('Why:')} {fmt.text(f.detail)}",
     ]
-    affects = c.affects_text(g)
-    if affects:
-        lines.append(f"{fmt.bold('Affects:')} {fmt.text(affects)}.")
-    pages = _pages(data, g, fmt)
+    if g.affects_text:
+        lines.append(f"{fmt.bold('Affects:')} {fmt.text(g.affects_text)}.")
+    pages = _pages(view, g, fmt)
     if pages:
         lines.append(f"{fmt.bold('Pages:')} {', '.join(pages)}")
     return lines
 
 
-def _pages(data: Data, g: c.Group, fmt: _Jira) -> list[str]:
-    macros = data.get("macros", [])
+def _pages(view: ReportView, g: RootCauseGroupView, fmt: _Jira) -> list[str]:
+    """The pages of the group's macros, once each, the first few linked."""
     seen: list[str] = []
     out = []
-    for f in (g.root, *g.consequences):
-        for i in f.get("macros") or []:
-            if i >= len(macros) or str(macros[i].get("page_id")) in seen:
+    for f in g.members:
+        for i in f.macros:
+            m = view.macro(i)
+            if m is None or str(m.page_id) in seen:
                 continue
-            m = macros[i]
-            seen.append(str(m.get("page_id")))
-            label = c.macro_page(m)
-            out.append((label, c.page_url(data, m.get("page_id"))))
+            seen.append(str(m.page_id))
+            out.append((m.page, m.page_url))
     links = [fmt.link(url, label) if url else fmt.text(label) for label, url in out[:MAX_MACROS]]
     more = len(out) - MAX_MACROS
     return links + ([f"and {more} more"] if more > 0 else [])
