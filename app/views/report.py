@@ -22,6 +22,7 @@ from diagnostics.findings import Audience, people_time
 from diagnostics.render import _common as c
 from diagnostics.render import html as html_render
 from diagnostics.render import ticket as ticket_render
+from diagnostics.render.view import ReportView
 from diagnostics.ticket_details import SUPPORT_TIMEZONE
 from diagnostics.tickets import DETAILS
 
@@ -55,10 +56,11 @@ def report_view(data: Mapping[str, Any], audience: str = Audience.SUPPORT) -> di
     The report sections are the engine's templates (``report/*.html``), fed the engine's context;
     the pages add only what is theirs (the ticket preview, the audience's next step).
     """
-    view = html_render.context(data, audience)
+    report = ReportView.from_data(data)
+    view = html_render.context(report, audience)
     view["next_step"] = None  # the ticket section says it, in the reader's words
     view["audience"] = str(audience)
-    view["ticket"] = ticket_preview(data, audience)
+    view["ticket"] = ticket_preview(data, audience, report)
     return view
 
 
@@ -92,8 +94,13 @@ def _ask(ask: str, audience: str) -> str:
     return "Say " + ask.removeprefix("Ask ") if ask.startswith("Ask ") else ask
 
 
-def ticket_preview(data: Mapping[str, Any], audience: str = Audience.SUPPORT) -> dict[str, Any]:
-    """The policy's required ticket details: what this run filled in, what is still missing."""
+def ticket_preview(
+    data: Mapping[str, Any], audience: str = Audience.SUPPORT, report: ReportView | None = None
+) -> dict[str, Any]:
+    """The policy's required ticket details: what this run filled in, what is still missing.
+
+    ``report`` is ``data``'s view when the caller has already parsed it.
+    """
     rows = []
     for detail in DETAILS:
         value = _detail_value(data, detail.key)
@@ -109,15 +116,15 @@ def ticket_preview(data: Mapping[str, Any], audience: str = Audience.SUPPORT) ->
     return {
         "rows": rows,
         "filled_count": sum(r["filled"] for r in rows),
-        "text": ticket_text(data, rows, audience),
+        "text": ticket_text(report or ReportView.from_data(data), rows, audience),
     }
 
 
 def ticket_text(
-    data: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], audience: str = Audience.SUPPORT
+    report: ReportView, rows: Sequence[Mapping[str, Any]], audience: str = Audience.SUPPORT
 ) -> str:
     """What "Copy for Jira" copies: the Jira-ready summary, then the ticket details (redacted)."""
-    lines = [ticket_render.render(data, audience=audience), "", "h4. Ticket details"]
+    lines = [ticket_render.render(report, audience=audience), "", "h4. Ticket details"]
     for row in rows:
         value = row["value"] if row["filled"] else f"(still to add) {row['ask']}"
         lines.append(f"* {row['label']}: {value}")

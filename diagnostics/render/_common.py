@@ -1,4 +1,5 @@
-"""What every renderer shares: words, symbols and small lookups over ``report.data``.
+"""What every renderer shares: words and symbols, and the look-ups over ``report.data`` that
+:meth:`diagnostics.render.view.ReportView.from_data` makes once (renderers read the view).
 
 Nothing here decides a status. A *tone* (good / warn / bad / neutral) is only how an enum value the
 report already holds is shown; the mapping follows report.md's finding rules (``stale`` and
@@ -12,16 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from diagnostics.catalogue import DATASETS_BY_KEY, MACRO_MODE_NAMES, MACRO_NAMES, macro_name
-from diagnostics.findings import Audience, mentions, page_name, people_time
-from diagnostics.findings import owner_label as _owner_label
+from diagnostics.catalogue import DATASETS_BY_KEY
+from diagnostics.findings import mentions, people_time
 from diagnostics.findings import page_url as _page_url
 from diagnostics.report import Report
 
 Data = Mapping[str, Any]
 
 SYMBOLS = {"good": "✓", "warn": "!", "bad": "✗", "neutral": "–"}
-TONE_RANK = {"good": 0, "neutral": 0, "warn": 1, "bad": 2}
 
 VERDICT_TONES = {"healthy": "good", "degraded": "warn", "broken": "bad"}
 FINDING_TONES = {"fail": "bad", "warn": "warn"}
@@ -205,31 +204,8 @@ def group_status(g: Group) -> str:
     return "fail" if "fail" in statuses else "warn"
 
 
-def affects_text(g: Group) -> str:
-    """``26 findings follow: 8 datasets, 2 macros, 8 scopes`` (the engine's counts)."""
-    a = g.affects
-    n = int(a.get("findings", len(g.consequences)))
-    if not n:
-        return ""
-    parts = [
-        plural(int(a[k]), k[:-1]) for k in ("datasets", "macros", "scopes") if int(a.get(k) or 0)
-    ]
-    head = f"{plural(n, 'finding')} follow{'s' if n == 1 else ''} from it"
-    return head + (f" ({', '.join(parts)} affected)" if parts else "")
-
-
 def tone(table: Mapping[str, str], value: Any) -> str:
     return table.get(str(value), "neutral")
-
-
-def worst(tones: Iterable[str]) -> str | None:
-    ranked = sorted(tones, key=TONE_RANK.__getitem__, reverse=True)
-    return ranked[0] if ranked else None
-
-
-def owner_label(finding: Data, audience: str = Audience.SUPPORT) -> str:
-    """Who must act, in the reader's words (an admin on the self-check page reads "You")."""
-    return _owner_label(str(finding.get("owner", "")), audience)
 
 
 def counts(data: Data) -> tuple[int, int]:
@@ -248,11 +224,6 @@ def tally(data: Data) -> str:
     return f"{plural(fails, 'failure')}, {plural(warns, 'warning')}"
 
 
-def suggests_severity(data: Data) -> bool:
-    """Whether a rendering offers a ticket severity: not for a healthy run (nothing to file)."""
-    return data.get("verdict") != "healthy"
-
-
 def headline(data: Data) -> str:
     """``1 thing to fix (26 findings follow from it; 23 failures, 4 warnings)``."""
     summary = data.get("summary") or {}
@@ -268,10 +239,6 @@ def headline(data: Data) -> str:
     else:
         text += f" ({tally(data)})"
     return text
-
-
-def environment_names(data: Data) -> dict[str, str]:
-    return {str(e.get("id")): str(e.get("name")) for e in data.get("environments", [])}
 
 
 def place(place_id: str, names: Mapping[str, str]) -> str:
@@ -295,27 +262,6 @@ def dataset_name(data: Data, key: str) -> str | None:
     """The human name of a dataset, when the report gives one."""
     dataset = data.get("datasets", {}).get(key) or {}
     return str(dataset["name"]) if dataset.get("name") else None
-
-
-def macro_label(macro: Data) -> str:
-    """``MuleSight API Manager instance macro (security view) on “Payments APIs”``."""
-    where = page_name(macro.get("page_id"), macro.get("page_title"))
-    return f"{macro_name(str(macro.get('macro')), macro.get('mode'))} on {where}"
-
-
-def macro_kind(macro: Data) -> str:
-    """The macro's name as Confluence shows it (its manifest title)."""
-    return MACRO_NAMES.get(str(macro.get("macro")), str(macro.get("macro")))
-
-
-def macro_mode(macro: Data) -> str | None:
-    mode = macro.get("mode")
-    return MACRO_MODE_NAMES.get(str(mode), str(mode)) if mode else None
-
-
-def macro_page(macro: Data) -> str:
-    """The page a macro is on, as people name it (its title when known)."""
-    return page_name(macro.get("page_id"), macro.get("page_title"))
 
 
 def safe_url(url: Any) -> str | None:
@@ -407,29 +353,6 @@ def organization_text(data: Data) -> str:
     if name and org_id:
         return f"{name} ({org_id})"
     return str(name or org_id or NOT_KNOWN)
-
-
-def upstream(data: Data) -> Data | None:
-    """The upstream block when it suspects MuleSoft or flags maintenance, else ``None``."""
-    up = data.get("upstream")
-    if isinstance(up, Mapping) and (up.get("suspected") or up.get("in_maintenance_window")):
-        return up
-    return None
-
-
-def upstream_text(up: Data) -> str:
-    plane = up.get("control_plane") or "the"
-    page = safe_url(up.get("status_page"))
-    text = f"Upstream outage suspected on the {plane} control plane"
-    text += f": check {page} for an incident." if page else "."
-    if up.get("in_maintenance_window"):
-        text += " The failure falls inside MuleSoft's scheduled maintenance window."
-    return text
-
-
-def dataset_reason(dataset: Data) -> str:
-    reason = dataset.get("reason")
-    return word(reason, REASON_WORDS) if reason else ""
 
 
 def scope_checked(scope: Data) -> bool:

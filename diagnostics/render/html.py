@@ -17,7 +17,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from diagnostics.render import _common as c
+from diagnostics.render.view import (
+    CheckView,
+    DatasetView,
+    FindingView,
+    ReportView,
+    RootCauseGroupView,
+    ScopeView,
+)
 from diagnostics.report import Report
+from diagnostics.statuses import Coverage
 
 Data = Mapping[str, Any]
 
@@ -26,10 +35,10 @@ TEMPLATE = "report.html"
 _CODE = re.compile(r"`([^`]+)`")
 
 
-def render(report: Report | Data, *, audience: str = "support") -> str:
+def render(report: Report | Data | ReportView, *, audience: str = "support") -> str:
     """The report as a complete HTML document."""
-    data = c.data_of(report)
-    return environment().get_template(TEMPLATE).render(view=context(data, audience)).strip()
+    view = ReportView.of(report)
+    return environment().get_template(TEMPLATE).render(view=context(view, audience)).strip()
 
 
 def configure(env: Environment) -> None:
@@ -74,195 +83,156 @@ NEXT_STEP = (
 )
 
 
-def context(data: Data, audience: str = "support") -> dict[str, Any]:
-    """Everything the report templates read (as ``view``), prepared from ``data``."""
-    found = c.groups(data)
+def context(view: ReportView, audience: str = "support") -> dict[str, Any]:
+    """Everything the report templates read (as ``view``), prepared from the report's view."""
     return {
-        "data": data,
-        "title": f"MuleSight diagnostics: {data.get('verdict')} ({data.get('run_id')})",
-        "verdict": badge(
-            c.VERDICT_TONES,
-            data.get("verdict"),
-            c.VERDICT_WORDS.get(str(data.get("verdict"))),
-        ),
-        "tally": c.tally(data),
-        "headline": c.headline(data),
-        "healthy": not c.suggests_severity(data),
-        "facts": _facts(data),
-        "causes": [_cause(data, g, audience) for g in found],
+        "schema_version": view.schema_version,
+        "run_id": view.run_id,
+        "title": f"MuleSight diagnostics: {view.verdict} ({view.run_id})",
+        "verdict": badge(c.VERDICT_TONES, view.verdict, c.VERDICT_WORDS.get(str(view.verdict))),
+        "tally": view.summary.tally,
+        "headline": view.summary.headline,
+        "healthy": not view.suggests_severity,
+        "facts": _facts(view),
+        "causes": [_cause(view, g, audience) for g in view.groups],
         "next_step": NEXT_STEP,
-        "datasets": _datasets(data, found),
-        "scopes": _scopes(data, found),
-        "macros": _macros(data, found),
-        "checks": _checks(data),
-        "ticket_rows": c.ticket_rows(data),
-        "by_hand": c.by_hand(data),
-        "severity": data.get("suggested_severity") if c.suggests_severity(data) else None,
-        "severity_reason": data.get("severity_reason"),
-        "redactions": c.redaction_text(data),
+        "datasets": [_dataset(view, d) for d in view.datasets],
+        "scopes": [_scope(view, s) for s in view.scopes],
+        "macros": _macros(view),
+        "checks": [_check(k) for k in view.checks],
+        "ticket_rows": view.ticket_rows,
+        "by_hand": view.by_hand,
+        "severity": view.suggested_severity if view.suggests_severity else None,
+        "severity_reason": view.severity_reason,
+        "redactions": view.redaction_text,
     }
 
 
-def _facts(data: Data) -> list[dict[str, Any]]:
-    envs = ", ".join(
-        f"{e.get('name')} ({e.get('type')}, {e.get('id')})" for e in data.get("environments", [])
-    )
+def _facts(view: ReportView) -> list[dict[str, Any]]:
+    envs = ", ".join(f"{e.name} ({e.type}, {e.id})" for e in view.environments)
     facts: list[dict[str, Any]] = [
-        {
-            "label": "Site",
-            "text": data.get("site_url") or c.NOT_KNOWN,
-            "url": c.safe_url(data.get("site_url")),
-        },
-        {"label": "Space", "text": data.get("space_key") or c.NOT_KNOWN},
-        {"label": "Anypoint organization", "text": c.organization_text(data)},
-        {"label": "Control plane", "text": data.get("control_plane")},
+        {"label": "Site", "text": view.site_url or c.NOT_KNOWN, "url": c.safe_url(view.site_url)},
+        {"label": "Space", "text": view.space_key or c.NOT_KNOWN},
+        {"label": "Anypoint organization", "text": view.organization},
+        {"label": "Control plane", "text": view.control_plane},
         {"label": "Environments", "text": envs or "none listed", "wide": True},
-        {"label": "Generated", "text": c.when(data, data.get("generated_at"))},
-        {"label": "Run", "text": data.get("run_id")},
+        {"label": "Generated", "text": view.when(view.generated_at)},
+        {"label": "Run", "text": view.run_id},
     ]
-    timing = c.run_timing(data)
-    if timing:
-        facts.append({"label": "Duration", "text": timing})
-    if data.get("escalation_stage"):
-        facts.append({"label": "Escalation stage", "text": data["escalation_stage"]})
+    if view.run_timing:
+        facts.append({"label": "Duration", "text": view.run_timing})
+    if view.escalation_stage:
+        facts.append({"label": "Escalation stage", "text": view.escalation_stage})
     return [{"url": None, "wide": False, **f} for f in facts]
 
 
-def _cause(data: Data, g: c.Group, audience: str) -> dict[str, Any]:
+def _cause(view: ReportView, g: RootCauseGroupView, audience: str) -> dict[str, Any]:
     """A root cause with its fix, and what follows from it (folded in the page)."""
     return {
-        **_finding(data, g.root, audience),
+        **_finding(view, g.root, audience),
         "number": g.number,
-        "group_badge": badge(c.FINDING_TONES, c.group_status(g)),
-        "affects_text": c.affects_text(g),
-        "consequences": [_finding(data, x, audience) for x in g.consequences],
+        "group_badge": badge(c.FINDING_TONES, g.status),
+        "affects_text": g.affects_text,
+        "consequences": [_finding(view, x, audience) for x in g.consequences],
     }
 
 
-def _finding(data: Data, f: Data, audience: str) -> dict[str, Any]:
+def _finding(view: ReportView, f: FindingView, audience: str) -> dict[str, Any]:
     return {
-        "key": f.get("key"),
-        "badge": badge(c.FINDING_TONES, f.get("status"), c.FINDING_WORDS.get(str(f.get("status")))),
-        "title": f.get("title"),
-        "detail": f.get("detail"),
-        "owner": c.owner_label(f, audience),
-        "remediation": f.get("remediation"),
-        "pages": _pages(data, f),
-        "doc_url": c.safe_url(f.get("doc_url")),
-        "doc_text": f.get("doc_url"),
+        "key": f.key,
+        "badge": badge(c.FINDING_TONES, f.status, c.FINDING_WORDS.get(str(f.status))),
+        "title": f.title,
+        "detail": f.detail,
+        "owner": f.owner_label(audience),
+        "remediation": f.remediation,
+        "pages": _pages(view, f),
+        "doc_url": c.safe_url(f.doc_url),
+        "doc_text": f.doc_url,
     }
 
 
-def _pages(data: Data, f: Data) -> list[dict[str, Any]]:
+def _pages(view: ReportView, f: FindingView) -> list[dict[str, Any]]:
     """The Confluence pages of the finding's macros, once each, linked when the site is known."""
-    macros = data.get("macros", [])
-    pages: dict[Any, dict[str, Any]] = {}
-    for i in f.get("macros") or []:
-        if i < len(macros) and macros[i].get("page_id") not in pages:
-            m = macros[i]
-            pages[m.get("page_id")] = {
-                "text": c.macro_page(m),
-                "url": c.page_url(data, m.get("page_id")),
-            }
+    pages: dict[str | None, dict[str, Any]] = {}
+    for i in f.macros:
+        m = view.macro(i)
+        if m is not None and m.page_id not in pages:
+            pages[m.page_id] = {"text": m.page, "url": m.page_url}
     return list(pages.values())
 
 
-def _datasets(data: Data, found: list[c.Group]) -> list[dict[str, Any]]:
-    names = c.environment_names(data)
-    refs = c.group_refs(data, found, "datasets")
-    rows = []
-    for key, d in data.get("datasets", {}).items():
-        probes = [
+def _dataset(view: ReportView, d: DatasetView) -> dict[str, Any]:
+    names = view.environment_names
+    failed = dict(d.failed)
+    return {
+        "key": d.key,
+        "name": d.name,
+        "coverage": badge(c.COVERAGE_TONES, d.coverage, c.word(d.coverage, c.COVERAGE_WORDS)),
+        "reason": d.reason_text,
+        "cause_links": list(d.links.causes),
+        "freshness": badge(c.FRESHNESS_TONES, d.freshness, c.word(d.freshness, c.FRESHNESS_WORDS)),
+        "stale_fallback": d.stale_fallback,
+        "last": view.when(d.last_successful_fetch),
+        "impact": d.impact or c.dataset_impact(d.key),
+        "failed": [
+            {"label": c.FAILED_CALL_WORDS[kind], "paths": list(failed[kind])}
+            for kind in ("forbidden", "timeout", "other")
+            if failed.get(kind)
+        ],
+        "probes": [
             {
-                **p,
-                "environment": c.place(str(p["environment_id"]), names)
-                if p.get("environment_id")
-                else None,
-                "badge": badge(
-                    c.OUTCOME_TONES, p.get("outcome"), c.word(p.get("outcome"), c.OUTCOME_WORDS)
-                ),
-                "elapsed": c.duration(p.get("elapsed_ms")),
+                "method": p.method,
+                "path": p.path,
+                "status": p.status,
+                "attempts": p.attempts,
+                "message": p.message,
+                "environment": c.place(p.environment_id, names) if p.environment_id else None,
+                "badge": badge(c.OUTCOME_TONES, p.outcome, c.word(p.outcome, c.OUTCOME_WORDS)),
+                "elapsed": c.duration(p.elapsed_ms),
             }
-            for p in d.get("probes") or []
-        ]
-        failed = d.get("failed") or {}
-        rows.append(
-            {
-                "key": key,
-                "name": d.get("name"),
-                "coverage": badge(
-                    c.COVERAGE_TONES, d.get("coverage"), c.word(d.get("coverage"), c.COVERAGE_WORDS)
-                ),
-                "reason": c.dataset_reason(d),
-                "cause_links": refs.get(key, []),
-                "freshness": badge(
-                    c.FRESHNESS_TONES,
-                    d.get("freshness"),
-                    c.word(d.get("freshness"), c.FRESHNESS_WORDS),
-                ),
-                "stale_fallback": bool(d.get("stale_fallback")),
-                "last": c.when(data, d.get("last_successful_fetch")),
-                "impact": d.get("impact") or c.dataset_impact(key),
-                "failed": [
-                    {"label": c.FAILED_CALL_WORDS[kind], "paths": list(failed.get(kind) or [])}
-                    for kind in ("forbidden", "timeout", "other")
-                    if failed.get(kind)
-                ],
-                "probes": probes,
-            }
-        )
-    return rows
+            for p in d.probes
+        ],
+    }
 
 
-def _scopes(data: Data, found: list[c.Group]) -> list[dict[str, Any]]:
-    names = c.environment_names(data)
-    refs = c.group_refs(data, found, "scopes")
-    rows = []
-    for key, s in data.get("scopes", {}).items():
-        checked = c.scope_checked(s) and s.get("verified") is not False
-        troubled = c.scope_checked(s) and s.get("status") in ("partial", "none")
-        rows.append(
-            {
-                "key": key,
-                "status": badge(c.COVERAGE_TONES, s.get("status"), c.scope_status_text(s))
-                if checked
-                else badge({}, None, c.scope_status_text(s)),
-                "cause_links": refs.get(key, []),
-                "missing_in": c.places(s.get("missing_in") or [], names),
-                "used_by": ", ".join(c.dataset_name(data, k) or k for k in s.get("used_by") or []),
-                "validated_by": list(s.get("validated_by") or []),
-                "why_needed": s.get("why_needed"),
-                "impact": s.get("impact") if troubled else None,
-            }
-        )
-    return rows
+def _scope(view: ReportView, s: ScopeView) -> dict[str, Any]:
+    checked = s.checked and s.verified is not False
+    troubled = s.checked and s.status in (Coverage.PARTIAL, Coverage.NONE)
+    return {
+        "key": s.key,
+        "status": badge(c.COVERAGE_TONES, s.status, s.status_text)
+        if checked
+        else badge({}, None, s.status_text),
+        "cause_links": list(s.links.causes),
+        "missing_in": view.places(s.missing_in),
+        "used_by": ", ".join(view.dataset_name(k) or k for k in s.used_by),
+        "validated_by": list(s.validated_by),
+        "why_needed": s.why_needed,
+        "impact": s.impact if troubled else None,
+    }
 
 
-def _macros(data: Data, found: list[c.Group]) -> list[dict[str, Any]]:
-    refs = c.group_refs(data, found, "macros")
-    titles = {g.number: g.root.get("title") for g in found}
+def _macros(view: ReportView) -> list[dict[str, Any]]:
+    titles = {g.number: g.root.title for g in view.groups}
     return [
         {
-            "macro": c.macro_kind(m),
-            "mode": c.macro_mode(m),
-            "page": c.macro_page(m),
-            "page_url": c.page_url(data, m.get("page_id")),
-            "dataset": c.dataset_name(data, str(m.get("dataset"))) or m.get("dataset"),
-            "status": badge(c.MACRO_TONES, m.get("status"), c.word(m.get("status"), c.MACRO_WORDS)),
-            "last": c.when(data, m.get("last_rendered_at")),
-            "error": m.get("error"),
-            "causes": [{"number": n, "title": titles[n]} for n in refs.get(i, [])],
+            "macro": m.kind,
+            "mode": m.mode_name,
+            "page": m.page,
+            "page_url": m.page_url,
+            "dataset": view.dataset_name(str(m.dataset)) or m.dataset,
+            "status": badge(c.MACRO_TONES, m.status, c.word(m.status, c.MACRO_WORDS)),
+            "last": view.when(m.last_rendered_at),
+            "error": m.error,
+            "causes": [{"number": n, "title": titles[n]} for n in m.links.causes],
         }
-        for i, m in enumerate(data.get("macros", []))
+        for m in view.macros
     ]
 
 
-def _checks(data: Data) -> list[dict[str, Any]]:
-    return [
-        {
-            "title": k.get("title") or k.get("id"),
-            "status": badge(c.CHECK_TONES, k.get("status"), c.word(k.get("status"), c.CHECK_WORDS)),
-            "elapsed": c.duration(k.get("elapsed_ms")),
-        }
-        for k in data.get("checks", [])
-    ]
+def _check(k: CheckView) -> dict[str, Any]:
+    return {
+        "title": k.title or k.id,
+        "status": badge(c.CHECK_TONES, k.status, c.word(k.status, c.CHECK_WORDS)),
+        "elapsed": c.duration(k.elapsed_ms),
+    }
