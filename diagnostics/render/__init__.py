@@ -2,7 +2,8 @@
 
 ``json`` is the machine contract; ``markdown`` is for ticket comments and attachments; ``html`` is a
 self-contained page; ``text`` is terminal output in the style of doctor tools. Renderers only read
-the statuses the report holds; they never decide one.
+the statuses the report holds; they never decide one. Each parses the report once into its typed
+view (:class:`~diagnostics.render.view.ReportView`) and reads only that.
 """
 
 from __future__ import annotations

@@ -55,15 +55,13 @@ class Line:
     refs: Sequence[int] = ()
 
 
-def render(
-    report: Report | Data | ReportView, *, color: bool = False, audience: str = "support"
-) -> str:
-    """The report as terminal text; ANSI colours only when ``color`` is true."""
-    view = (
-        report
-        if isinstance(report, ReportView)
-        else ReportView.from_data(_printable(c.data_of(report)))
-    )
+def render(report: Report | Data, *, color: bool = False, audience: str = "support") -> str:
+    """The report as terminal text; ANSI colours only when ``color`` is true.
+
+    Control characters are made visible before the report is parsed into its view, so the view is
+    built here rather than taken ready-made.
+    """
+    view = ReportView.from_data(_printable(c.data_of(report)))
     style = Style(color)
     blocks = [
         _header(view, style),

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from diagnostics.catalogue import MACRO_MODE_NAMES, MACRO_NAMES, macro_name
 from diagnostics.findings import owner_label as _owner_label
 from diagnostics.findings import page_name, people_time
+from diagnostics.findings import page_url as _page_url
 from diagnostics.render import _common as c
 from diagnostics.report import Report
 from diagnostics.statuses import (
@@ -414,7 +415,7 @@ def _scope(key: str, s: Data, links: ItemLinks) -> ScopeView:
 
 
 def _macro(index: int, m: Data, site: str | None, links: ItemLinks) -> MacroView:
-    page_id = _opt(m.get("page_id"))
+    page_id = str(m["page_id"]) if m.get("page_id") else None
     return MacroView(
         index=index,
         macro=_opt(m.get("macro")),
@@ -425,7 +426,7 @@ def _macro(index: int, m: Data, site: str | None, links: ItemLinks) -> MacroView
         status=_enum(RenderStatus, m.get("status")),
         last_rendered_at=_opt(m.get("last_rendered_at")),
         error=_opt(m.get("error")),
-        page_url=c.page_url({"site_url": site}, page_id),
+        page_url=_page_url(site, page_id),
         links=links,
     )
 
