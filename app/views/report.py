@@ -50,13 +50,16 @@ def _parse_time(text: str) -> datetime | None:
     return when if when.tzinfo is not None else None
 
 
-def report_view(data: Mapping[str, Any], audience: str = Audience.SUPPORT) -> dict[str, Any]:
+def report_view(
+    data: Mapping[str, Any], audience: str = Audience.SUPPORT, report: ReportView | None = None
+) -> dict[str, Any]:
     """What the report templates read: the HTML report's ``view`` plus the pages' ticket preview.
 
     The report sections are the engine's templates (``report/*.html``), fed the engine's context;
-    the pages add only what is theirs (the ticket preview, the audience's next step).
+    the pages add only what is theirs (the ticket preview, the audience's next step). ``report``
+    is ``data``'s view when the caller has already parsed it.
     """
-    report = ReportView.from_data(data)
+    report = report or ReportView.from_data(data)
     view = html_render.context(report, audience)
     view["next_step"] = None  # the ticket section says it, in the reader's words
     view["audience"] = str(audience)
@@ -162,13 +165,13 @@ def diff_view(before: DiagnosticRun, after: DiagnosticRun) -> dict[str, Any]:
     }
 
 
-def facts(installation: Installation, space: Space, run: DiagnosticRun | None) -> dict[str, Any]:
-    data = run.report if run is not None else {}
-    envs = ", ".join(f"{e.get('name')} ({e.get('type')})" for e in data.get("environments", []))
+def facts(installation: Installation, report: ReportView | None) -> dict[str, Any]:
+    """The page's facts about the site, from the shown run's report when there is one."""
+    envs = ", ".join(f"{e.name} ({e.type})" for e in report.environments) if report else ""
     return {
         "site": installation.site_url or installation.id,
-        "organization": c.organization_text(data) if run is not None else c.NOT_KNOWN,
-        "environments": envs or ("none listed" if run is not None else c.NOT_KNOWN),
+        "organization": report.organization if report is not None else c.NOT_KNOWN,
+        "environments": envs or ("none listed" if report is not None else c.NOT_KNOWN),
         "last_probe": None,
     }
 
@@ -198,12 +201,14 @@ def report_context(
     run = runs.get_run(db, installation.id, chosen) if chosen else None
     if run is not None and run.space_id != space.id:
         raise storage.NotFound(f"No diagnostics run {chosen!r} for space {space.key!r}.")
-    view = None
+    view, report = None, None
     if run is not None:
-        view = report_view(runs.report_of(run).data, audience)
+        data = runs.report_of(run).data
+        report = ReportView.from_data(data)
+        view = report_view(data, audience, report)
         before = runs.previous_run(db, run)
         view["diff"] = diff_view(before, run) if before is not None else None
-    page_facts = facts(installation, space, run)
+    page_facts = facts(installation, report)
     page_facts["last_probe"] = history[0].created_at if history else None
     return {
         "view": view,
