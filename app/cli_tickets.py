@@ -15,11 +15,11 @@ from app.audit import audit
 from app.db import get_db
 from app.models import OutboxMessage
 from app.services import outbox
-from app.services import ticket_store as store
-from app.services.connectors import TARGET_LOCAL, dispatch_pending, target_for
-from app.services.enrichment import attach_run
 from app.storage import NotFound
 from app.storage.runs import get_run_any_site
+from app.tickets import store
+from app.tickets.connectors import TARGET_LOCAL, dispatch_pending, target_for
+from app.tickets.enrichment import attach_run
 from diagnostics.commands import InputError
 
 CLI_ACTOR = "cli"

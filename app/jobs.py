@@ -73,8 +73,8 @@ def enrich_webhook_event(payload: Mapping[str, Any]) -> None:
 
     from app.crypto import secret_box
     from app.db import get_db
-    from app.services.connectors import dispatch_pending, target_for
-    from app.services.enrichment import process_webhook_event
+    from app.tickets.connectors import dispatch_pending, target_for
+    from app.tickets.enrichment import process_webhook_event
 
     config, db, event_id = current_app.config, get_db(), int(payload["event_id"])
     with db.session() as session:
@@ -91,8 +91,8 @@ def enrich_local_ticket(payload: Mapping[str, Any]) -> None:
 
     from app.crypto import secret_box
     from app.db import get_db
-    from app.services import enrichment
-    from app.services.connectors import dispatch_pending
+    from app.tickets import enrichment
+    from app.tickets.connectors import dispatch_pending
 
     config, db, key = current_app.config, get_db(), str(payload["key"])
     with db.session() as session:
@@ -106,7 +106,7 @@ def dispatch_outbox(payload: Mapping[str, Any]) -> None:
     from flask import current_app
 
     from app.db import get_db
-    from app.services.connectors import dispatch_pending
+    from app.tickets.connectors import dispatch_pending
 
     dispatch_pending(current_app.config, get_db().sessionmaker, prefix=payload.get("prefix"))
 

@@ -18,9 +18,10 @@ from app.crypto import secret_box
 from app.db import get_db, get_session
 from app.jobs import DISPATCH_OUTBOX, get_queue
 from app.models import DiagnosticRun, Installation, Space, Ticket
-from app.services import outbox, runs, ticket_store
-from app.services.connectors import TARGET_LOCAL, dispatch_pending, target_for
-from app.services.enrichment import attach_run
+from app.services import outbox, runs
+from app.tickets import store as ticket_store
+from app.tickets.connectors import TARGET_LOCAL, dispatch_pending, target_for
+from app.tickets.enrichment import attach_run
 from app.views.report import EXPORT_FORMATS, Links, report_context, ticket_preview
 from diagnostics.engine import DEFAULT_DEADLINE_S
 from diagnostics.findings import Audience

@@ -23,10 +23,10 @@ from app.errors import ApiError
 from app.jobs import DISPATCH_OUTBOX, ENRICH_LOCAL_TICKET, get_queue
 from app.models import Ticket
 from app.services import outbox
-from app.services import ticket_store as store
-from app.services.connectors import TARGET_LOCAL, target_for
-from app.services.enrichment import attach_run
 from app.storage.runs import get_run_any_site
+from app.tickets import store
+from app.tickets.connectors import TARGET_LOCAL, target_for
+from app.tickets.enrichment import attach_run
 from diagnostics.policy import sla_for
 from diagnostics.policy.sla import normalize_severity
 

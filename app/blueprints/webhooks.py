@@ -33,7 +33,8 @@ from app.models import WebhookEvent
 from app.queue import store as job_store
 from app.queue.backends import JobQueue
 from app.security import jsonlimits
-from app.services.enrichment import DONE, is_issue_created
+from app.tickets.enrichment import DONE
+from app.tickets.reading import is_issue_created
 from diagnostics.redaction import Redactor
 
 log = logging.getLogger(__name__)

@@ -65,7 +65,7 @@ class Sweeper:
 
 def dispatch_due(queue: JobQueue) -> None:
     """Deliver the outbox messages that are due and unclaimed (or whose claim expired)."""
-    from app.services.connectors import dispatch_pending
+    from app.tickets.connectors import dispatch_pending
 
     app = queue.app
     with app.app_context():

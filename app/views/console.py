@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from app import storage
 from app.models import Ticket
-from app.services import runs, ticket_store
+from app.services import runs
 from app.storage import runs as run_store
 from app.storage.runs import FoundSite
+from app.tickets import store as ticket_store
 from app.views.report import local_time, verdict_badge
 from diagnostics.policy import SlaResult, sla_for
 from diagnostics.render import _common as c

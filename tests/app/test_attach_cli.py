@@ -18,9 +18,9 @@ from app.audit import audit_entries
 from app.cli_tickets import attach, outbox_group
 from app.models import DiagnosticRun, Installation, Space
 from app.services import outbox
-from app.services import ticket_store as store
-from app.services.connectors import TARGET_JSM
 from app.services.runs import run_for_space
+from app.tickets import store
+from app.tickets.connectors import TARGET_JSM
 from tests.app.conftest import app_now
 
 BASE = "https://sparrow-support.atlassian.net"

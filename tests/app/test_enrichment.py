@@ -17,20 +17,17 @@ from sqlalchemy.orm import Session
 
 from app import jobs
 from app.models import Installation, OutboxMessage, Space, WebhookEvent
-from app.services import enrichment, outbox
-from app.services import ticket_store as store
-from app.services.connectors import TARGET_LOCAL
-from app.services.enrichment import (
-    TicketInput,
-    enrich_ticket,
-    find_installation,
+from app.services import outbox
+from app.tickets import enrichment, store
+from app.tickets.compose import (
     internal_summary,
     mulesoft_zone,
-    normalize_site_url,
     public_request,
-    space_keys_in,
     upstream_guidance,
 )
+from app.tickets.connectors import TARGET_LOCAL
+from app.tickets.enrichment import enrich_ticket, find_installation
+from app.tickets.reading import TicketInput, normalize_site_url, space_keys_in
 from diagnostics.report import Report
 from tests.app.test_webhook_jsm import issue_created, sign
 

@@ -23,7 +23,7 @@ from app.models import Job, OutboxMessage, WebhookEvent
 from app.queue import store
 from app.queue.worker import JobThreads, lower_priority
 from app.services import runs as runs_service
-from app.services import ticket_store
+from app.tickets import store as ticket_store
 from tests.app.conftest import NOW, make_app
 from tests.app.test_enrichment import site
 from tests.app.test_webhook_jsm import issue_created, sign

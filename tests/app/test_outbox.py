@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from app.models import OutboxMessage
 from app.services import outbox
-from app.services.connectors import TARGET_JSM, TARGET_LOCAL, ConnectorFactory
 from app.services.outbox import Dispatcher, RetryPolicy
-from app.services.ticket_store import LocalTicketStore, create_ticket, ticket_detail
 from app.tickets import Attachment, TicketConnector, TicketData, TicketError
+from app.tickets.connectors import TARGET_JSM, TARGET_LOCAL, ConnectorFactory
+from app.tickets.store import LocalTicketStore, create_ticket, ticket_detail
 from tests.app.conftest import make_app
 
 T0 = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)

@@ -19,9 +19,9 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.services import outbox
-from app.services.connectors import TARGET_JSM, ConnectorFactory
 from app.services.outbox import Dispatcher, RetryPolicy
 from app.tickets import Attachment
+from app.tickets.connectors import TARGET_JSM, ConnectorFactory
 from tests.app.test_outbox import BASE, JSM, T0, Clock
 
 TICKET = "SUP-7"

@@ -14,9 +14,9 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.services import outbox
-from app.services.connectors import TARGET_JSM, ConnectorFactory
 from app.services.outbox import Dispatcher, RetryPolicy, marker, marker_line
 from app.tickets import Attachment
+from app.tickets.connectors import TARGET_JSM, ConnectorFactory
 from tests.app.test_outbox import BASE, COMMENT_URL, JSM, T0, Clock, comment, state
 
 SEARCH_URL = COMMENT_URL  # GET lists the comments, POST adds one

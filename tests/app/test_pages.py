@@ -18,7 +18,8 @@ from app.cli import token
 from app.crypto import secret_box
 from app.db import get_session
 from app.models import Installation, Space
-from app.services import demo, ticket_store
+from app.services import demo
+from app.tickets import store as ticket_store
 from tests.app.conftest import make_app
 from tests.diagnostics.render.test_prose import offenders, prose
 

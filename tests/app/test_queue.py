@@ -19,7 +19,7 @@ from app import jobs
 from app.models import Job, WebhookEvent
 from app.queue import JobFailed, execute, store
 from app.queue.sweeper import Sweeper
-from app.services import ticket_store
+from app.tickets import store as ticket_store
 from tests.app.conftest import make_app
 from tests.app.test_enrichment import site
 from tests.app.test_webhook_jsm import issue_created, sign

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from app.models import Installation, Space
 from app.services import outbox
-from app.services.connectors import TARGET_LOCAL
-from app.services.enrichment import TicketInput, enrich_ticket, find_installation
+from app.tickets.connectors import TARGET_LOCAL
+from app.tickets.enrichment import enrich_ticket, find_installation
+from app.tickets.reading import TicketInput
 from tests.app.conftest import CLOUD_A, CLOUD_B, SITE_A, USER_TOKEN, make_app
 
 Headers = Callable[..., dict[str, str]]

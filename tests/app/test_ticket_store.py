@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 
 from app import storage
 from app.models import DiagnosticRun, Installation, Space
-from app.services import ticket_store as store
 from app.services.runs import run_for_space
-from app.tickets import Attachment, TicketConnector, TicketError
+from app.tickets import Attachment, TicketConnector, TicketError, store
 
 SITE = "https://acme.atlassian.net"
 LEAKED = "Zq8vN2rT5wXyB7pK4mLs"

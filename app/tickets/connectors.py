@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from app.net import guarded_session, outbound_policy
 from app.services.outbox import Dispatcher, DispatchReport, RetryPolicy
-from app.services.ticket_store import LocalTicketStore
 from app.tickets import TicketConnector
 from app.tickets.jsm import JsmConnector
+from app.tickets.store import LocalTicketStore
 
 TARGET_JSM = "jsm"
 TARGET_LOCAL = "local"
