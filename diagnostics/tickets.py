@@ -214,6 +214,17 @@ def adf_text(node: Any) -> str:
     return inner + "\n" if kind in _ADF_BLOCKS else inner
 
 
+def adf_to_text(document: Any) -> str:
+    """The text of a description as a connector reads it: :func:`adf_text` of an ADF value
+    without trailing spaces or runs of blank lines; a string passes through; ``None`` → ""."""
+    if document is None:
+        return ""
+    if isinstance(document, str):
+        return document
+    text = re.sub(r"[ \t]+\n", "\n", adf_text(document))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
 def _adf_marked_text(node: Mapping[str, Any]) -> str:
     text = str(node.get("text") or "")
     for mark in node.get("marks") or []:
@@ -809,6 +820,7 @@ __all__ = [
     "TicketError",
     "TicketReading",
     "adf_text",
+    "adf_to_text",
     "parse_ticket_text",
     "read_ticket",
     "render_reading_text",

@@ -31,7 +31,8 @@ from atlassian import ServiceDesk
 
 from app.net import BlockedDestination, OutboundPolicy, guarded_session
 from app.tickets.base import Attachment, TicketData, TicketError
-from app.tickets.markup import adf_to_text, markdown_to_jira
+from app.tickets.markup import markdown_to_jira
+from diagnostics.tickets import adf_to_text
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Text conversions for Jira: Markdown → comment body, and ADF descriptions → plain text.
+"""Markdown → Jira comment body. (ADF descriptions → plain text is the engine's one converter,
+:func:`diagnostics.tickets.adf_to_text`, which reads tickets too.)
 
 Service Management comment bodies (``POST /rest/servicedeskapi/request/{key}/comment``) are plain
 strings that Jira shows through its wiki-markup renderer. Rather than a full Markdown → wiki
@@ -10,8 +11,6 @@ they cannot start a wiki macro or link by accident.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
@@ -88,69 +87,3 @@ def _inline(text: str) -> str:
         return "\\" + special
 
     return _INLINE.sub(replace, text)
-
-
-# --- ADF (Jira platform API v3 rich text) → plain text ---------------------------------------
-
-_BLOCK_NODES = frozenset(
-    {
-        "paragraph",
-        "heading",
-        "codeBlock",
-        "blockquote",
-        "listItem",
-        "tableRow",
-        "rule",
-        "panel",
-        "mediaSingle",
-        "mediaGroup",
-        "expand",
-        "nestedExpand",
-        "decisionItem",
-        "taskItem",
-        "blockCard",
-    }
-)
-
-
-def adf_to_text(document: Any) -> str:
-    """Plain text of an Atlassian Document Format value (a string passes through; None → "")."""
-    if document is None:
-        return ""
-    if isinstance(document, str):
-        return document
-    parts: list[str] = []
-    _walk(document, parts)
-    text = re.sub(r"[ \t]+\n", "\n", "".join(parts))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-def _walk(node: Any, parts: list[str]) -> None:
-    if not isinstance(node, Mapping):
-        return
-    kind = node.get("type")
-    raw_attrs = node.get("attrs")
-    attrs = raw_attrs if isinstance(raw_attrs, Mapping) else {}
-    if kind == "text":
-        parts.append(str(node.get("text", "")))
-    elif kind == "hardBreak":
-        parts.append("\n")
-    elif kind in ("mention", "emoji", "status"):
-        parts.append(str(attrs.get("text") or attrs.get("shortName") or ""))
-    elif kind in ("inlineCard", "blockCard", "embedCard") and attrs.get("url"):
-        parts.append(str(attrs["url"]))
-    elif kind == "listItem":
-        parts.append("- ")
-    elif kind == "tableRow":
-        parts.append(" | ".join(_cell_text(cell) for cell in node.get("content") or ()))
-    if kind != "tableRow":
-        for child in node.get("content") or ():
-            _walk(child, parts)
-    if kind in _BLOCK_NODES:
-        parts.append("\n")
-
-
-def _cell_text(cell: Any) -> str:
-    parts: list[str] = []
-    _walk(cell, parts)
-    return " ".join("".join(parts).split())

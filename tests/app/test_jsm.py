@@ -14,7 +14,8 @@ from responses import matchers
 
 from app.tickets import Attachment, TicketConnector, TicketData, TicketError
 from app.tickets.jsm import JsmConnector
-from app.tickets.markup import adf_to_text, markdown_to_jira
+from app.tickets.markup import markdown_to_jira
+from diagnostics.tickets import adf_to_text
 
 BASE = "https://sparrow-support.atlassian.net"
 EMAIL = "bot@sparrow.example"
@@ -245,7 +246,7 @@ def test_get_ticket_reads_the_issue_with_an_adf_description(jsm: JsmConnector) -
     assert ticket == TicketData(
         key=KEY,
         summary="MuleSight macros broken",
-        description="Macros fail on https://sparrow.atlassian.net/wiki\n- space OPS",
+        description="Macros fail on https://sparrow.atlassian.net/wiki\n\n- space OPS",
         fields={"summary": "MuleSight macros broken", "description": description, "labels": []},
     )
     assert [(c.request.method, c.request.url) for c in responses.calls] == [("GET", ISSUE_URL)]
