@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import api, auth, clock, config, crypto, db, errors, logging, security
+from app import api, auth, clock, config, crypto, db, errors, logging, security, unit_of_work
 from app.blueprints import console, forge, health, selfcheck, support, webhooks
 
 # Modules adding their routes to forge.bp and support.bp (one blueprint per audience).
@@ -33,7 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     clock.init_app(app, overrides.pop("CLOCK", None))
     overrides.pop("INSTANCE_PATH", None)
     config.configure(app, overrides)
-    for part in (logging, errors, security, crypto, db, auth):
+    for part in (logging, errors, security, crypto, db, unit_of_work, auth):
         part.init_app(app)
     api.init_app(app, API_BLUEPRINTS)
     for blueprint in BLUEPRINTS:

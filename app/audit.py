@@ -23,7 +23,7 @@ def audit(
     *,
     session: Session | None = None,
 ) -> AuditLog:
-    """Record and commit one entry: ``audit(g.support.actor, "run.read", inst, "OPS", run_id)``.
+    """Record one entry (committed with the request or command's unit of work): ``audit(g.support.actor, "run.read", inst, "OPS", run_id)``.
 
     ``session`` defaults to the request's session; pass one outside a request (CLI).
     """
@@ -32,7 +32,7 @@ def audit(
         actor=actor, action=action, installation_id=installation, space_key=space_key, target=target
     )
     session.add(entry)
-    session.commit()
+    session.flush()
     log.info(
         "audit %s %s",
         actor,

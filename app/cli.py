@@ -24,6 +24,7 @@ from app.jobs import get_queue
 from app.models import SUPPORT_ROLES
 from app.queue.backends import RedisQueue
 from app.storage.support_tokens import TokenNameTaken
+from app.unit_of_work import context_unit_of_work
 from diagnostics.commands import InputError, register_engine_commands
 
 CLI_ACTOR = "cli"
@@ -114,10 +115,11 @@ def token() -> None:
 def token_create(name: str, role: str) -> None:
     """Mint a support token and print it once."""
     try:
-        _row, clear = storage.create_support_token(get_session(), name, role)
+        with context_unit_of_work() as session:
+            _row, clear = storage.create_support_token(session, name, role)
+            audit(CLI_ACTOR, "support_token.create", target=name)
     except (TokenNameTaken, ValueError) as exc:
         raise InputError(str(exc)) from None
-    audit(CLI_ACTOR, "support_token.create", target=name)
     click.echo(clear)
     click.echo(
         f"Support token {name!r} ({role}) created. Store it now: it cannot be shown again.",
@@ -152,10 +154,11 @@ def token_list() -> None:
 def token_revoke(name: str) -> None:
     """Revoke a token by name (it stops working at once)."""
     try:
-        storage.revoke_support_token(get_session(), name)
+        with context_unit_of_work() as session:
+            storage.revoke_support_token(session, name)
+            audit(CLI_ACTOR, "support_token.revoke", target=name)
     except storage.NotFound as exc:
         raise InputError(str(exc)) from None
-    audit(CLI_ACTOR, "support_token.revoke", target=name)
     click.echo(f"Support token {name!r} revoked.", err=True)
 
 

@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 from app.audit import audit
 from app.config import SECRET_KEY_FILE
 from app.crypto import PREVIOUS_KEYS_FILE, SecretBox, SecretDecryptionError, previous_keys
-from app.db import get_session
 from app.models import Job, Space
 from app.queue.store import DONE
+from app.unit_of_work import context_unit_of_work
 from diagnostics.commands import InputError
 
 CLI_ACTOR = "cli"
@@ -64,7 +64,6 @@ def rotate_stored_secrets(session: Session, box: SecretBox) -> Rotation:
         if token:
             rotated = _rotated(box, token, f"job {job.key}", result)
             job.payload = {**job.payload, JOB_SECRET: rotated}  # a new dict: the change is seen
-    session.commit()
     return result
 
 
@@ -139,8 +138,9 @@ def keys_rotate(new_key: bool, forget_previous: bool) -> None:
         current, previous_keys(config.get("MULESIGHT_SECRET_KEY_PREVIOUS"), str(instance))
     )
     current_app.extensions["secret_box"] = box
-    result = rotate_stored_secrets(get_session(), box)
-    audit(CLI_ACTOR, "secret_key.rotate", target=f"{result.rotated} re-encrypted")
+    with context_unit_of_work() as session:
+        result = rotate_stored_secrets(session, box)
+        audit(CLI_ACTOR, "secret_key.rotate", target=f"{result.rotated} re-encrypted")
     click.echo(
         f"Re-encrypted {result.rotated} stored secret(s) under the current key; "
         f"{result.already_current} already were.",

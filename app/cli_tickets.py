@@ -45,7 +45,6 @@ def attach(run_id: str, ticket_key: str) -> None:
         except NotFound as exc:
             raise InputError(str(exc)) from None
         result = attach_run(session, run, ticket_key, target=target, opened_at=opened_at)
-        session.commit()
         audit(
             CLI_ACTOR,
             "run.attach",
@@ -53,6 +52,7 @@ def attach(run_id: str, ticket_key: str) -> None:
             target=f"{run.id} {ticket_key}",
             session=session,
         )
+        session.commit()  # the messages are durable before they are dispatched
     report = dispatch_pending(config, db.sessionmaker, prefix=f"attach:{run_id}:{ticket_key}:")
     where = "the local ticket store" if target == TARGET_LOCAL else "Service Management"
     with db.session() as session:

@@ -3,6 +3,7 @@
 ``init_app`` puts a :class:`Database` in ``app.extensions["db"]``. Views and repositories use
 :func:`get_session` (the request's session, closed — and rolled back if not committed — when the
 app context ends). Code outside a request (CLI, jobs) uses ``with db.session() as session:``.
+Who commits, and when: :mod:`app.unit_of_work`.
 """
 
 from __future__ import annotations

@@ -151,6 +151,7 @@ def create_ticket(body: dict[str, Any]) -> Ticket:
         fields=body["fields_"],
     )
     audit(g.support.actor, "ticket.create", target=ticket.key)
+    session.commit()  # the ticket is durable before its enrichment job is queued
     get_queue(real_app()).enqueue(ENRICH_LOCAL_TICKET, {"key": ticket.key})
     session.refresh(ticket)
     return ticket
@@ -200,8 +201,8 @@ def attach_run_to_ticket(run_id: str, body: dict[str, Any]) -> dict[str, Any]:
     if target == TARGET_LOCAL:
         opened_at = store.get_ticket(session, body["ticket"]).created_at
     result = attach_run(session, run, body["ticket"], target=target, opened_at=opened_at)
-    session.commit()
     audit(g.support.actor, "run.attach", run.installation_id, target=f"{run.id} {result.ticket}")
+    session.commit()  # the messages are durable before the job that delivers them is queued
     get_queue(real_app()).enqueue(DISPATCH_OUTBOX, {"prefix": f"attach:{run.id}:{result.ticket}:"})
     session.expire_all()
     return {

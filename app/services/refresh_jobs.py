@@ -203,7 +203,7 @@ def schedule_due_spaces(
         if not refresh.crawl_targets(space, None)[0]:
             scheduled.skipped.append({"space_key": key, "reason": "all_datasets_disabled"})
             continue
-        if not snapshots.claim_scheduled_refresh(session, space, now, commit=False):
+        if not snapshots.claim_scheduled_refresh(session, space, now):
             session.rollback()
             scheduled.skipped.append({"space_key": key, "reason": "claimed_elsewhere"})
             continue

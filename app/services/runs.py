@@ -142,7 +142,9 @@ def run_for_space(
         verdict=str(data["verdict"]),
         requested_by=requested_by,
     )
-    return run_store.add_run(session, run)
+    run_store.add_run(session, run)
+    session.commit()  # durable before the caller's next step (and releases a shared run's lock)
+    return run
 
 
 def _live_pages(

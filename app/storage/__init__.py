@@ -2,8 +2,8 @@
 
 Each tenant-scoped function takes the ``installation_id`` of the verified tenant
 (``g.tenant.installation_id``) and filters by it; a row of another tenant is simply not found
-(:class:`NotFound`, answered as 404 with nothing about the other tenant). Write functions that form
-a whole unit of work commit; read functions never do.
+(:class:`NotFound`, answered as 404 with nothing about the other tenant). Nothing here commits:
+write functions add and ``flush()``; the request, job or command commits (:mod:`app.unit_of_work`).
 
 Modules: :mod:`~app.storage.tenancy` (installations, spaces, connections),
 :mod:`~app.storage.renders` (render telemetry), :mod:`~app.storage.support_tokens`.

@@ -47,7 +47,6 @@ def record_renders(
         )
         for e in events
     )
-    session.commit()
     return len(events)
 
 

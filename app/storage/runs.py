@@ -35,7 +35,7 @@ class RunRow:
 
 def add_run(session: Session, run: DiagnosticRun) -> DiagnosticRun:
     session.add(run)
-    session.commit()
+    session.flush()
     return run
 
 

@@ -363,11 +363,10 @@ def due_spaces(
     return [s for s in session.scalars(query) if is_due(s, now, tolerance)]
 
 
-def claim_scheduled_refresh(
-    session: Session, space: Space, now: datetime, *, commit: bool = True
-) -> bool:
-    """Mark the space refreshed at ``now`` unless another worker did since it was read; commits
-    (unless ``commit`` is false: the caller commits it with the refresh job it records).
+def claim_scheduled_refresh(session: Session, space: Space, now: datetime) -> bool:
+    """Mark the space refreshed at ``now`` unless another worker did since it was read.
+
+    The caller commits the claim together with the refresh job it records.
 
     ``False`` means a concurrent scheduled run claimed it first: leave it to that run.
     """
@@ -383,9 +382,4 @@ def claim_scheduled_refresh(
         .values(last_refresh_scheduled_at=now, updated_at=Space.updated_at),
         execution_options={"synchronize_session": False},
     )
-    if commit:
-        session.commit()
-    claimed = int(getattr(result, "rowcount", 0) or 0) == 1
-    if claimed and commit:
-        session.refresh(space)
-    return claimed
+    return int(getattr(result, "rowcount", 0) or 0) == 1

@@ -44,7 +44,7 @@ def create_support_token(session: Session, name: str, role: str) -> tuple[Suppor
     row = SupportToken(name=name, role=role, prefix=prefix, token_hash=hash_token(token))
     session.add(row)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:
         session.rollback()
         raise TokenNameTaken(f"a support token named {name!r} already exists") from None
@@ -72,7 +72,6 @@ def touch_support_token(session: Session, row: SupportToken) -> None:
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
         row.last_used_at = now
-        session.commit()
 
 
 def list_support_tokens(session: Session) -> list[SupportToken]:
@@ -85,5 +84,4 @@ def revoke_support_token(session: Session, name: str) -> SupportToken:
         raise storage.NotFound(f"no support token named {name!r}")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        session.commit()
     return row

@@ -30,11 +30,10 @@ def ensure_installation(
     if installation is not None:
         if site_url and installation.site_url is None:
             installation.site_url = site_url
-            session.commit()
         return installation
     session.add(Installation(id=installation_id, cloud_id=cloud_id, site_url=site_url))
     try:
-        session.commit()
+        session.flush()
         log.info("installation registered", extra={"installation_id": installation_id})
     except IntegrityError:  # registered by a concurrent first request
         session.rollback()
@@ -96,7 +95,7 @@ def save_connection(
         space.scenario = scenario
         if client_secret is not None:
             space.client_secret_encrypted = box.encrypt(client_secret)
-        session.commit()
+        session.flush()
         return space
 
     try:

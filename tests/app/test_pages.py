@@ -109,6 +109,7 @@ def test_scenario_comes_from_the_configuration(app_config: dict[str, Any]) -> No
 def test_no_demo_next_to_real_installations(app: Flask, client: FlaskClient) -> None:
     with app.app_context():
         storage.ensure_installation(get_session(), "ari:real/one", "cloud-1")
+        get_session().commit()
     response = client.get("/selfcheck")
     assert response.status_code == 404
     assert response.mimetype == "text/html"

@@ -477,13 +477,14 @@ def session(app_config: dict[str, Any], database_url: str) -> Iterator[Session]:
         with app.extensions["db"].session() as session:
             storage.ensure_installation(session, SITE_A, CLOUD_A)
             storage.ensure_installation(session, SITE_B, CLOUD_B)
+            session.commit()
             yield session
     finally:
         app.extensions["db"].dispose()
 
 
 def _space(session: Session, key: str = "OPS", site: str = SITE_A) -> Any:
-    return storage.save_connection(
+    space = storage.save_connection(
         session,
         SecretBox("k" * 32),
         site,
@@ -492,6 +493,8 @@ def _space(session: Session, key: str = "OPS", site: str = SITE_A) -> Any:
         control_plane="us",
         sync_interval_hours=24,
     )
+    session.commit()
+    return space
 
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

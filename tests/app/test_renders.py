@@ -57,6 +57,7 @@ def spaces(app: Flask) -> None:
             control_plane="us",
             sync_interval_hours=24,
         )
+        session.commit()
 
 
 def stored(app: Flask) -> list[RenderEvent]:

@@ -169,6 +169,8 @@ def test_claiming_keeps_the_connection_updated_at(app: Flask, session: Session) 
     space = storage.get_space(session, SITE_A, "OPS")
     updated = space.updated_at
     assert snapshots.claim_scheduled_refresh(session, space, app_now(app)) is True
+    session.commit()
+    session.expire_all()
     assert storage.get_space(session, SITE_A, "OPS").updated_at == updated
 
 

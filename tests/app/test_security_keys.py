@@ -112,6 +112,7 @@ def store_secrets(app: Flask) -> None:
                 sync_interval_hours=24,
                 client_secret=secret,
             )
+        session.commit()
 
 
 def stored(app: Flask) -> dict[str, str]:

@@ -35,6 +35,7 @@ def session(app: Flask) -> Iterator[Session]:
             sync_interval_hours=12,
             datasets_enabled={"rovo": False},
         )
+        session.commit()
         yield session
 
 

@@ -37,6 +37,7 @@ def session(app: Flask) -> Iterator[Session]:
     with app.extensions["db"].session() as session:
         storage.ensure_installation(session, SITE_A, CLOUD_A)
         storage.ensure_installation(session, SITE_B, CLOUD_B)
+        session.commit()
         yield session
 
 
@@ -55,7 +56,9 @@ def save(
         "client_secret": SECRET,
         **kw,
     }
-    return storage.save_connection(session, box, site, space_key=key, **fields)
+    space = storage.save_connection(session, box, site, space_key=key, **fields)
+    session.commit()  # the test is the unit of work
+    return space
 
 
 def test_migrations_apply_and_reach_head(app: Flask) -> None:

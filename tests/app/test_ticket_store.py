@@ -37,6 +37,7 @@ def tokens(session: Session) -> dict[str, dict[str, str]]:
     for name, role in (("vera", "viewer"), ("sam", "support")):
         _row, clear = storage.create_support_token(session, name, role)
         made[role] = {"Authorization": f"Bearer {clear}"}
+    session.commit()
     return made
 
 

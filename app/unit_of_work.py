@@ -1,0 +1,60 @@
+"""Units of work: the only places that commit.
+
+Repositories (:mod:`app.storage`) and services (:mod:`app.services`, :mod:`app.tickets`) add,
+change and ``flush()``; the boundary that runs them commits once:
+
+- an HTTP request: :func:`init_app` commits the request's session after a response below 500 and
+  rolls it back after a server error (a handled 4xx keeps what was written before it, as a refused
+  request that registered its installation did before);
+- a CLI command or anything else in an app context: ``with context_unit_of_work() as session:``;
+- a job or a step of its own: ``with unit_of_work(db) as session:`` — a fresh session committed
+  when the block ends, rolled back if it raises. A boundary that needs a durability point (a row
+  others must see before a long step) opens one unit of work per step, in order.
+
+The queue and outbox machinery commits on its own (claims, leases, heartbeats, delivered marks):
+see ``COMMIT_ALLOWLIST`` in ``tests/app/test_unit_of_work.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, Response, g
+from sqlalchemy.orm import Session
+
+from app.db import Database, get_db, get_session
+
+
+@contextmanager
+def unit_of_work(db: Database | None = None) -> Iterator[Session]:
+    """A new session, committed when the block succeeds, rolled back if it raises, then closed."""
+    with (db or get_db()).sessionmaker.begin() as session:
+        yield session
+
+
+@contextmanager
+def context_unit_of_work() -> Iterator[Session]:
+    """The app context's session (see :func:`app.db.get_session`), committed once at the end."""
+    session = get_session()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
+def _end_request(response: Response) -> Response:
+    session: Session | None = g.get("db_session")
+    if session is not None:
+        if response.status_code < 500:
+            session.commit()
+        else:
+            session.rollback()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Commit each request's session at the end of a request that did not fail."""
+    app.after_request(_end_request)
