@@ -93,9 +93,10 @@ def enrich_local_ticket(payload: Mapping[str, Any]) -> None:
     from app.db import get_db
     from app.tickets import enrichment
     from app.tickets.connectors import dispatch_pending
+    from app.unit_of_work import unit_of_work
 
     config, db, key = current_app.config, get_db(), str(payload["key"])
-    with db.session() as session:
+    with unit_of_work(db) as session:
         enrichment.enrich_local_ticket(session, key, config=config, box=secret_box())
     dispatch_pending(config, db.sessionmaker, prefix=f"local-{key}:")
 

@@ -29,8 +29,13 @@ from app.db import Database, get_db, get_session
 @contextmanager
 def unit_of_work(db: Database | None = None) -> Iterator[Session]:
     """A new session, committed when the block succeeds, rolled back if it raises, then closed."""
-    with (db or get_db()).sessionmaker.begin() as session:
-        yield session
+    with (db or get_db()).sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 @contextmanager

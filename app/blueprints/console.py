@@ -54,6 +54,7 @@ SEARCH_LIMIT = 25
 def _site(ref: str) -> Installation:
     """The installation a console URL names (the local demo one exists in simulated mode)."""
     demo.ensure_demo_tenant(get_session(), current_app.config)
+    get_session().commit()  # a new demo site is durable before the page uses it
     return run_store.resolve_installation(get_session(), ref)
 
 
@@ -80,6 +81,7 @@ def search() -> Rv:
     query = request.args.get("q", "").strip()[:200]
     db = get_session()
     demo.ensure_demo_tenant(db, current_app.config)
+    db.commit()  # a new demo site is durable before the page uses it
     found = run_store.search_sites(db, query, limit=SEARCH_LIMIT)
     for site in found:
         audit(principal.actor, "site.read", site.installation.id, None, f"search:{query}"[:255])

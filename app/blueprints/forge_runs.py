@@ -139,6 +139,7 @@ def create_run(body: dict[str, Any]) -> DiagnosticRun | Response:
         system_token=g.tenant.system_token,
         api_base_url=g.tenant.api_base_url,
     )
+    session.commit()  # the job is durable before a worker is woken
     queue.wake(job_id)
     state = runs.wait_for_run(
         session,
@@ -224,6 +225,7 @@ def site_check(space_key: str | None) -> Response:
         space_keys=None if space_key is None else [space_key],
         requested_by=runs.self_check_actor(g.tenant.actor),
     )
+    session.commit()  # the job is durable before a worker is woken
     queue.wake(job_id)
     state = site_checks.wait_for_site_check(
         session,

@@ -33,6 +33,7 @@ bp = page_blueprint("selfcheck", __name__)
 def _demo_installation() -> Installation:
     """The installation the self-check serves: the local demo tenant (simulated mode only)."""
     installation = demo.ensure_demo_tenant(get_session(), current_app.config)
+    get_session().commit()  # a new demo site is durable before the page uses it
     if installation is None:
         if not is_simulated(current_app.config):
             abort(

@@ -61,7 +61,7 @@ def ensure_demo_tenant(session: Session, config: Mapping[str, Any]) -> Installat
         )
     )
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:  # a concurrent first request created it
         session.rollback()
     return session.get(Installation, DEMO_INSTALLATION_ID)
@@ -76,5 +76,4 @@ def set_scenario(session: Session, space: Space, scenario: str) -> Space:
     if space.installation_id != DEMO_INSTALLATION_ID:
         raise storage.NotFound("Only the local demo space can switch scenarios.")
     space.scenario = scenario
-    session.commit()
     return space

@@ -341,7 +341,7 @@ def submit_run(
     system_token: str | None = None,
     api_base_url: str | None = None,
 ) -> tuple[str, int]:
-    """Record a run of ``space`` as a job (commits); returns the run id and the job id.
+    """Record a run of ``space`` as a job (the caller commits); returns the run id and job id.
 
     The Forge system token travels encrypted (it is a secret; the job row is in the database).
     """
@@ -363,7 +363,6 @@ def submit_run(
         key=run_job_key(run_id),
         installation_id=space.installation_id,
     )
-    session.commit()
     return run_id, job.id
 
 

@@ -62,7 +62,7 @@ def submit_site_check(
     space_keys: Sequence[str] | None,
     requested_by: str,
 ) -> tuple[str, int]:
-    """Record a check (commits); returns its id and its job's id.
+    """Record a check (the caller commits); returns its id and its job's id.
 
     A named space the site does not have is :class:`~app.storage.NotFound` before anything is
     recorded.
@@ -82,7 +82,6 @@ def submit_site_check(
     job = queue.submit(
         session, SITE_CHECK, payload, key=site_check_key(check_id), installation_id=installation_id
     )
-    session.commit()
     return check_id, job.id
 
 

@@ -296,7 +296,7 @@ def enrich_local_ticket(
     box: SecretBox,
     now: datetime | None = None,
 ) -> Enrichment:
-    """Enrich a ticket of the local store (created from the console); commits."""
+    """Enrich a ticket of the local store (created from the console); the job commits."""
     data = store.LocalTicketStore(session).get_ticket(key)
     result = enrich_ticket(
         session,
@@ -310,7 +310,6 @@ def enrich_local_ticket(
     row = store.find_ticket(session, key)
     if row is not None and result.installation_id:
         row.installation_id = result.installation_id
-    session.commit()
     return result
 
 

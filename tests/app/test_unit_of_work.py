@@ -37,19 +37,14 @@ ALLOWLIST: dict[tuple[str, str], str] = {
 
 # Services that still commit: each is to move to the request, job or command that calls it.
 PENDING: dict[tuple[str, str], str] = {
-    ("app/services/demo.py", "ensure_demo_tenant"): "selfcheck page and dev CLI",
-    ("app/services/demo.py", "set_scenario"): "selfcheck page",
     ("app/services/refresh.py", "refresh_space"): "refresh job",
     ("app/services/refresh.py", "_refresh_endpoints"): "refresh job",
     ("app/services/refresh_jobs.py", "_recorded"): "refresh request",
     ("app/services/refresh_jobs.py", "schedule_due_spaces"): "claim + job, one per space",
     ("app/services/runs.py", "run_for_space"): "the run is durable before the next step",
     ("app/services/runs.py", "fresh_run_for_space"): "releases the shared run's row lock",
-    ("app/services/runs.py", "submit_run"): "the run job is durable before the 202",
-    ("app/services/site_check.py", "submit_site_check"): "the check job is durable before the 202",
     ("app/tickets/enrichment.py", "process_webhook_event"): "messages commit with the done status",
     ("app/tickets/enrichment.py", "_mark_failed"): "the failed status after a rollback",
-    ("app/tickets/enrichment.py", "enrich_local_ticket"): "local ticket enrichment job",
     ("app/tickets/store.py", "create_ticket"): "console ticket",
     ("app/tickets/store.py", "LocalTicketStore._done"): "the local store acting as a remote",
 }
