@@ -53,7 +53,8 @@ def context_unit_of_work() -> Iterator[Session]:
 def _end_request(response: Response) -> Response:
     session: Session | None = g.get("db_session")
     if session is not None:
-        if response.status_code < 500:
+        # A session a failed statement left to roll back (answered as a 4xx) keeps nothing.
+        if response.status_code < 500 and session.is_active:
             session.commit()
         else:
             session.rollback()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, abort
 from flask.testing import FlaskCliRunner
 
 from app.cli import token
@@ -99,6 +99,8 @@ def failing_app(app: Flask) -> Flask:
         session.flush()
         if mode == "fail":
             raise RuntimeError("after writing")
+        if mode == "refuse":  # e.g. a token that registered its installation, then was refused
+            abort(403)
         return "", 204
 
     return app
@@ -119,6 +121,12 @@ def test_a_request_that_succeeds_commits_its_writes(failing_app: Flask) -> None:
     response = failing_app.test_client().post("/_test/write/ok")
     assert response.status_code == 204
     assert _installations(failing_app) == ["inst-ok"]
+
+
+def test_a_refused_request_keeps_what_was_written_before(failing_app: Flask) -> None:
+    response = failing_app.test_client().post("/_test/write/refuse")
+    assert response.status_code == 403
+    assert _installations(failing_app) == ["inst-refuse"]
 
 
 def _count_commits(app: Flask) -> list[int]:
