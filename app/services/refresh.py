@@ -180,7 +180,6 @@ def refresh_space(
                 results += _store_crawl(session, space.id, crawl, targets, now, writer)
     finally:
         anypoint.close()
-    session.commit()
     order = {key: i for i, key in enumerate(DATASETS_BY_KEY)}
     results.sort(key=lambda r: order[r.dataset])
     log.info(
@@ -489,7 +488,6 @@ def _refresh_endpoints(
                 results.append(seed_endpoints(session, space.id, client, ref, now, deadline))
     finally:
         anypoint.close()
-    session.commit()
     return RefreshSummary(space.key, now, tuple(results))
 
 

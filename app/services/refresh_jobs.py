@@ -263,9 +263,9 @@ def run_refresh_job(payload: Mapping[str, Any]) -> dict[str, Any]:
     from flask import current_app
 
     from app.crypto import secret_box
-    from app.db import get_db
+    from app.unit_of_work import unit_of_work
 
-    with get_db().session() as session:
+    with unit_of_work() as session:  # the refresh's snapshots commit once, at its end
         space = session.get(Space, int(payload["space_id"]))
         if space is None:
             raise JobFailed(

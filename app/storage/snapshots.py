@@ -6,7 +6,7 @@ keeps the rest (the stale fallback). ``last_error`` reads ``"<outcome>: <message
 outcome of report.md, then the client's message, which never carries a secret).
 
 Writes are upserts on the (space, dataset, environment) index, safe against a concurrent refresh;
-they do not commit — the refresh that calls them commits once. Reads never commit.
+they do not commit — the refresh job that calls them commits once. Reads never commit.
 
 Scheduling helpers (which spaces are due for the hourly scheduled refresh, and claiming one) live
 here too: they read and write ``Space.last_refresh_scheduled_at`` only.

@@ -37,8 +37,6 @@ ALLOWLIST: dict[tuple[str, str], str] = {
 
 # Services that still commit: each is to move to the request, job or command that calls it.
 PENDING: dict[tuple[str, str], str] = {
-    ("app/services/refresh.py", "refresh_space"): "refresh job",
-    ("app/services/refresh.py", "_refresh_endpoints"): "refresh job",
     ("app/services/refresh_jobs.py", "_recorded"): "refresh request",
     ("app/services/refresh_jobs.py", "schedule_due_spaces"): "claim + job, one per space",
     ("app/services/runs.py", "run_for_space"): "the run is durable before the next step",
