@@ -5,7 +5,8 @@ change and ``flush()``; the boundary that runs them commits once:
 
 - an HTTP request: :func:`init_app` commits the request's session after a response below 500 and
   rolls it back after a server error (a handled 4xx keeps what was written before it, as a refused
-  request that registered its installation did before);
+  request that registered its installation did before); a step that must stay written whatever
+  follows (authentication registering an installation) ends with :func:`commit_step`;
 - a CLI command or anything else in an app context: ``with context_unit_of_work() as session:``;
 - a job or a step of its own: ``with unit_of_work(db) as session:`` — a fresh session committed
   when the block ends, rolled back if it raises. A boundary that needs a durability point (a row
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import Flask, Response, g
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.db import Database, get_db, get_session
@@ -48,6 +51,30 @@ def context_unit_of_work() -> Iterator[Session]:
         session.rollback()
         raise
     session.commit()
+
+
+_FLUSHED = "mulesight_flushed"
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_flushed(session: Session, _context: Any) -> None:
+    session.info[_FLUSHED] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _clear_flushed(session: Session) -> None:
+    session.info.pop(_FLUSHED, None)
+
+
+def commit_step(session: Session) -> None:
+    """Commit what a step of the request wrote, if anything: a durability point of its own.
+
+    Authentication registers an installation or records a token's use; that stays written
+    whatever the request does next (a later rollback, a job reading the row).
+    """
+    if session.info.get(_FLUSHED) or session.new or session.dirty or session.deleted:
+        session.commit()
 
 
 def _end_request(response: Response) -> Response:

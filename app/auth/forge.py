@@ -32,6 +32,7 @@ from app.auth import devtokens
 from app.db import get_session
 from app.errors import ApiError
 from app.net import outbound_policy
+from app.unit_of_work import commit_step
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,9 @@ def authenticate_forge_request() -> Tenant:
             401, "invalid_token", "The token has no installation or cloud id.", headers=_REALM
         )
     site_url = _claim(claims, "context", "siteUrl")
-    installation = storage.ensure_installation(get_session(), installation_id, cloud_id, site_url)
+    session = get_session()
+    installation = storage.ensure_installation(session, installation_id, cloud_id, site_url)
+    commit_step(session)  # a registration stays, whatever the request does next
     _check_binding(installation, cloud_id, site_url)
     return Tenant(
         installation_id=installation_id,

@@ -19,6 +19,7 @@ from app.api import SUPPORT_SECURITY
 from app.db import get_session
 from app.errors import ApiError
 from app.models import SUPPORT_ROLES
+from app.unit_of_work import commit_step
 
 _REALM = {"WWW-Authenticate": 'Bearer realm="support"'}
 
@@ -46,6 +47,7 @@ def authenticate_support_request(role: str) -> SupportPrincipal:
     if SUPPORT_ROLES.index(row.role) < SUPPORT_ROLES.index(role):
         raise ApiError(403, "forbidden", f"This action needs the {role!r} role.")
     storage.touch_support_token(session, row)
+    commit_step(session)  # the token's use stays recorded, whatever the request does next
     return SupportPrincipal(name=row.name, role=row.role)
 
 

@@ -14,7 +14,7 @@ from flask.testing import FlaskCliRunner
 from app.cli import token
 from app.db import get_session
 from app.models import AuditLog, Installation, SupportToken
-from app.unit_of_work import unit_of_work
+from app.unit_of_work import commit_step, unit_of_work
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where repositories and services live: nothing here commits but the machinery listed below.
@@ -155,3 +155,16 @@ def test_a_job_step_commits_once_or_not_at_all(app: Flask) -> None:
         raise RuntimeError("the job failed")
     assert len(commits) == 1
     assert _installations(app) == ["inst-job", "inst-job-2"]
+
+
+def test_a_step_commits_only_what_it_wrote(app: Flask) -> None:
+    commits = _count_commits(app)
+    with app.extensions["db"].session() as session:
+        session.scalar(sa.select(Installation.id))
+        commit_step(session)  # read only: nothing to commit
+        assert commits == []
+        session.add(Installation(id="inst-step", cloud_id="cloud-x"))
+        session.flush()
+        commit_step(session)
+    assert len(commits) == 1
+    assert _installations(app) == ["inst-step"]
