@@ -9,7 +9,6 @@ Order of precedence: defaults < environment < ``test_config``. A value that does
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+
+from app.instance_files import create_once
 
 ANYPOINT_MODES = ("simulated", "live")
 JOB_QUEUES = ("inprocess", "sync")
@@ -364,19 +365,9 @@ def instance_path(overrides: Mapping[str, Any]) -> str | None:
 def instance_secret_key(path: Path) -> str:
     """The secret key stored at ``path``, generated (mode 0600) the first time.
 
-    The file is written under a temporary name and linked into place, so concurrent workers
-    starting together all end up with the same key.
+    Concurrent workers starting together all end up with the same key (:func:`create_once`).
     """
-    if not path.exists():
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(secrets.token_urlsafe(48))
-            with contextlib.suppress(FileExistsError):  # another worker won: use its key
-                os.link(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+    create_once(path, lambda: secrets.token_urlsafe(48).encode("ascii"))
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise ConfigError(f"{path} must not be readable by others (mode {mode:o}; chmod 600 it)")

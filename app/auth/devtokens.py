@@ -11,7 +11,6 @@ local key is never loaded.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from pathlib import Path
@@ -21,28 +20,28 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app.instance_files import create_once
+
 LOCAL_KID = "mulesight-local-dev"
 KEY_FILE = "forge-local-signing-key.pem"
 _NAMESPACE = uuid.UUID("5f0b3c1e-8a2d-4e7f-9b61-0c2d4e6f8a10")
 
 
 def local_signing_key(instance_path: str) -> rsa.RSAPrivateKey:
-    """The instance's local signing key, generated once and stored with mode 0600."""
-    path = Path(instance_path) / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    """The instance's local signing key, generated once (safely when processes start together)."""
+    pem = create_once(Path(instance_path) / KEY_FILE, _new_private_key_pem)
+    loaded = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(loaded, rsa.RSAPrivateKey)
     return loaded
+
+
+def _new_private_key_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def site_ids(site_url: str) -> tuple[str, str]:

@@ -229,3 +229,28 @@ def test_a_waiting_job_s_system_token_is_rotated_too(app: Flask) -> None:
         tokens = {j.key: j.payload["system_token"] for j in session.scalars(select(Job))}
     assert new_box.decrypt(tokens["run:waiting"]) == "forge-token-run:waiting"
     assert SecretBox(old_key).decrypt(tokens["run:finished"]) == "forge-token-run:finished"
+
+
+def test_processes_starting_together_end_up_with_one_signing_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gunicorn and the workers start together: one that looked before another wrote the key
+    must use the winner's key, not fail on the file that appeared meanwhile (seen in CI)."""
+    from app.auth import devtokens
+
+    first = devtokens.local_signing_key(str(tmp_path))
+    monkeypatch.setattr(Path, "exists", lambda _self: False)  # looked before the key was written
+    second = devtokens.local_signing_key(str(tmp_path))
+    assert first.private_numbers() == second.private_numbers()
+    assert [p.name for p in tmp_path.iterdir()] == [devtokens.KEY_FILE]  # no temporary file left
+
+
+def test_the_instance_secret_key_is_shared_the_same_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.config import instance_secret_key
+
+    path = tmp_path / "secret-key"
+    first = instance_secret_key(path)
+    monkeypatch.setattr(Path, "exists", lambda _self: False)
+    assert instance_secret_key(path) == first
