@@ -65,6 +65,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     years = config.getoption("clock_years_ahead")
+    # The (travelled) process clock on purpose: the header shows where the travel landed.
     return f"clock moved {years:g} years ahead: {datetime.now(UTC):%Y-%m-%d}" if years else None
 
 

@@ -67,6 +67,7 @@ class TestClock:
         self._started = time.monotonic()
 
     def __call__(self) -> datetime:
+        # Only the elapsed time is real (monotonic, never a date): "now" is ``at`` plus it.
         return self.at + timedelta(seconds=time.monotonic() - self._started)
 
     def advance(self, **kwargs: float) -> None:
