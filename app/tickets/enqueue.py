@@ -45,7 +45,6 @@ def report_files(runs: Sequence[DiagnosticRun]) -> list[Attachment]:
     return files
 
 
-# -- the job --------------------------------------------------------------------------------------
 def comment(
     session: Session, result: Enrichment, key: str, body: str, *, public: bool, now: datetime
 ) -> None:

@@ -85,7 +85,11 @@ def find_installation(
 ) -> Installation | None:
     """The one installation of ``site_url``; ``None`` when none matches, or when several do and
     ``text`` (the ticket) names the cloud id of none or several of them — never a guess."""
-    candidates = find_installations(session, site_url)
+    return _one_named(find_installations(session, site_url), text)
+
+
+def _one_named(candidates: list[Installation], text: str) -> Installation | None:
+    """The one of ``candidates``, or of those whose cloud id ``text`` names when several."""
     if len(candidates) > 1:
         named = {m.lower() for m in _CLOUD_ID.findall(text)}
         candidates = [i for i in candidates if i.cloud_id.lower() in named]
@@ -138,8 +142,9 @@ def enrich_ticket(
     result = Enrichment(ticket.key, target, site_url, security_impacting=bool(kinds))
     result.fresh = not outbox.has_messages(session, f"{ref}:")
     text = ticket_document(ticket.document).text
-    installation = find_installation(session, site_url, text)
-    if installation is None and len(find_installations(session, site_url)) > 1:
+    candidates = find_installations(session, site_url)
+    installation = _one_named(candidates, text)
+    if installation is None and len(candidates) > 1:
         body = ambiguous_site_note(ticket, site_url, kinds)
         enqueue.comment(session, result, f"{ref}:comment:internal", body, public=False, now=now)
         enqueue.comment(
