@@ -64,13 +64,6 @@ def shared_jsm_connector(config: Mapping[str, Any]) -> JsmConnector:
         return connector
 
 
-def connector_for(config: Mapping[str, Any], session: Session) -> TicketConnector:
-    """Service Management when ``JSM_*`` are set, else the local store on ``session``."""
-    if jsm_configured(config):
-        return jsm_connector(config)
-    return LocalTicketStore(session)
-
-
 class ConnectorFactory:
     """The dispatcher's ``connector_factory``: a local store per session, and Service Management
     through one connector — this process's shared one (``shared=True``), or its own.
@@ -130,7 +123,6 @@ __all__ = [
     "TARGET_JSM",
     "TARGET_LOCAL",
     "ConnectorFactory",
-    "connector_for",
     "dispatch_pending",
     "jsm_configured",
     "jsm_connector",
