@@ -24,10 +24,11 @@ from diagnostics.policy.config import DEFAULT_UPSTREAM_POLICY, TIERS
 from diagnostics.redaction import redact_text
 from diagnostics.render.ticket import render as render_ticket
 from diagnostics.report import Report
+from diagnostics.statuses import Coverage, Verdict, values
 from diagnostics.tickets import DETAILS_BY_KEY, TicketReading
 
-VERDICT_ORDER = ("healthy", "degraded", "broken")
-COVERAGE_ORDER = ("full", "partial", "none")
+VERDICT_ORDER = values(Verdict)  # best to worst, as the engine declares them
+COVERAGE_ORDER = values(Coverage)
 MULESOFT = "mulesoft"
 # The details a run can fill in (report.md ``ticket_details``), by ticket detail key.
 FILLED_BY_REPORT = {
