@@ -137,11 +137,12 @@ def enrich_ticket(
     """
     now = now or clock.now()
     reading = read_ticket(ticket.document)
-    kinds = security_kinds(ticket.document, reading)
+    document = ticket_document(ticket.document)
+    kinds = security_kinds(document, reading)
     site_url = normalize_site_url(reading.present.get("customer_site_url") or ticket.site_url)
     result = Enrichment(ticket.key, target, site_url, security_impacting=bool(kinds))
     result.fresh = not outbox.has_messages(session, f"{ref}:")
-    text = ticket_document(ticket.document).text
+    text = document.text
     candidates = find_installations(session, site_url)
     installation = _one_named(candidates, text)
     if installation is None and len(candidates) > 1:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from app import clock
 from app.tickets.base import TicketData
-from diagnostics.tickets import TicketReading, ticket_document
+from diagnostics.tickets import TicketDocument, TicketReading
 
 ISSUE_CREATED = "jira:issue_created"
 _MARKER = re.compile(r"\[REDACTED:([a-z_]+)\]")
@@ -100,10 +100,10 @@ def space_keys_in(text: str) -> list[str]:
     return found
 
 
-def security_kinds(ticket: Mapping[str, Any] | str, reading: TicketReading) -> list[str]:
+def security_kinds(document: TicketDocument, reading: TicketReading) -> list[str]:
     """Kinds of secret in the ticket: found by the reading, or already redacted before storage."""
     kinds = [s["kind"] for s in reading.sensitive]
-    kinds += _MARKER.findall(ticket_document(ticket).everything)
+    kinds += _MARKER.findall(document.everything)
     return list(dict.fromkeys(kinds))
 
 
