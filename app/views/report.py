@@ -50,16 +50,13 @@ def _parse_time(text: str) -> datetime | None:
     return when if when.tzinfo is not None else None
 
 
-def report_view(
-    data: Mapping[str, Any], audience: str = Audience.SUPPORT, report: ReportView | None = None
-) -> dict[str, Any]:
+def report_view(data: Mapping[str, Any], report: ReportView, audience: str) -> dict[str, Any]:
     """What the report templates read: the HTML report's ``view`` plus the pages' ticket preview.
 
     The report sections are the engine's templates (``report/*.html``), fed the engine's context;
     the pages add only what is theirs (the ticket preview, the audience's next step). ``report``
-    is ``data``'s view when the caller has already parsed it.
+    is ``data``'s view, parsed once by the caller.
     """
-    report = report or ReportView.from_data(data)
     view = html_render.context(report, audience)
     view["next_step"] = None  # the ticket section says it, in the reader's words
     view["audience"] = str(audience)
@@ -205,7 +202,7 @@ def report_context(
     if run is not None:
         data = runs.report_of(run).data
         report = ReportView.from_data(data)
-        view = report_view(data, audience, report)
+        view = report_view(data, report, audience)
         before = runs.previous_run(db, run)
         view["diff"] = diff_view(before, run) if before is not None else None
     page_facts = facts(installation, report)
