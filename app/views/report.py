@@ -162,14 +162,16 @@ def diff_view(before: DiagnosticRun, after: DiagnosticRun) -> dict[str, Any]:
     }
 
 
-def facts(installation: Installation, report: ReportView | None) -> dict[str, Any]:
+def facts(
+    installation: Installation, report: ReportView | None, last_probe: datetime | None
+) -> dict[str, Any]:
     """The page's facts about the site, from the shown run's report when there is one."""
     envs = ", ".join(f"{e.name} ({e.type})" for e in report.environments) if report else ""
     return {
         "site": installation.site_url or installation.id,
         "organization": report.organization if report is not None else c.NOT_KNOWN,
         "environments": envs or ("none listed" if report is not None else c.NOT_KNOWN),
-        "last_probe": None,
+        "last_probe": last_probe,
     }
 
 
@@ -205,8 +207,7 @@ def report_context(
         view = report_view(data, report, audience)
         before = runs.previous_run(db, run)
         view["diff"] = diff_view(before, run) if before is not None else None
-    page_facts = facts(installation, report)
-    page_facts["last_probe"] = history[0].created_at if history else None
+    page_facts = facts(installation, report, history[0].created_at if history else None)
     return {
         "view": view,
         "facts": page_facts,
