@@ -19,9 +19,14 @@ def init_app(app: Flask, clock: Clock | None = None) -> None:
     app.extensions[EXTENSION] = clock or utcnow
 
 
+def clock_of(app: Flask) -> Clock:
+    """``app``'s clock (a test injects its own), usable outside an app context."""
+    clock: Clock = app.extensions.get(EXTENSION, utcnow)
+    return clock
+
+
 def now() -> datetime:
     """The current time (timezone-aware) on the app's clock."""
     if has_app_context():
-        clock: Clock = current_app.extensions.get(EXTENSION, utcnow)
-        return clock()
+        return clock_of(current_app)()
     return utcnow()

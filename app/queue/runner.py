@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from flask import Flask
 
-from app.clock import EXTENSION as CLOCK_EXTENSION
+from app.clock import clock_of
 from app.queue import store
 from app.queue.heartbeat import Heartbeat
-from diagnostics.clock import utcnow
 
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
 JOBS: dict[str, JobFunction] = {}
-Clock = Callable[[], datetime]
 
 
 class JobFailed(Exception):
@@ -50,12 +47,6 @@ def job(name: str) -> Callable[[JobFunction], JobFunction]:
         return function
 
     return register
-
-
-def clock_of(app: Flask) -> Clock:
-    """The app's clock (:mod:`app.clock`; a test injects its own), usable outside a context."""
-    clock: Clock = app.extensions.get(CLOCK_EXTENSION, utcnow)
-    return clock
 
 
 def execute(app: Flask, job_id: int, worker: str) -> str | None:

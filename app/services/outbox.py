@@ -78,8 +78,7 @@ def _app_clock() -> Clock:
     from flask import current_app, has_app_context
 
     if has_app_context():
-        now: Callable[[], datetime] = current_app.extensions.get(clock.EXTENSION, utcnow)
-        return now
+        return clock.clock_of(current_app)
     return utcnow
 
 
