@@ -13,10 +13,9 @@ from app.blueprints import console, forge, health, selfcheck, support, webhooks
 # Modules adding their routes to forge.bp and support.bp (one blueprint per audience).
 from app.blueprints import forge_data, forge_runs, tickets  # noqa: F401  # isort: skip
 
-# flask-smorest blueprints, one per audience (documented from their schemas by app.api).
-API_BLUEPRINTS = (health.bp, forge.bp, support.bp, webhooks.bp)
-# The selfcheck and console pages (HTML, not in /openapi.json).
-BLUEPRINTS = (selfcheck.bp, console.bp)
+# flask-smorest blueprints, one per audience, registered through app.api: the JSON ones are
+# documented from their schemas, the selfcheck and console pages (HTML) are not in /openapi.json.
+BLUEPRINTS = (health.bp, forge.bp, support.bp, webhooks.bp, selfcheck.bp, console.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -35,7 +34,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config.configure(app, overrides)
     for part in (logging, errors, security, crypto, db, unit_of_work, auth):
         part.init_app(app)
-    api.init_app(app, API_BLUEPRINTS)
-    for blueprint in BLUEPRINTS:
-        app.register_blueprint(blueprint)
+    api.init_app(app, BLUEPRINTS)
     return app

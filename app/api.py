@@ -1,9 +1,9 @@
 """The HTTP API's blueprints: flask-smorest, one per audience, documented from their schemas.
 
 The audiences: ``forge`` (the Forge remote), ``support`` (support tokens), ``webhooks``,
-``health`` (probes and ``/openapi.json``); the ``selfcheck`` and ``console`` pages are HTML
-(:mod:`app.blueprints.selfcheck`, :mod:`app.blueprints.console`, marked
-:func:`exclude_from_openapi`). Write a JSON view like this::
+``health`` (probes and ``/openapi.json``), and the HTML pages ``selfcheck`` and ``console``
+(:class:`PageBlueprint`: registered the same way, deliberately not in the document, which is of
+the JSON routes). Write a JSON view like this::
 
     @bp.get("/things")
     @forge_required                      # outermost: 401 before any validation
@@ -23,7 +23,7 @@ view returns is dumped with the ``response`` schema, unless it is a ``Response``
 naming the fields, a body that is not a JSON object a 400. ``errors`` documents error statuses
 with the ``Error`` schema; ``forge_required`` / ``support_required`` add the security
 requirement (and its 401) by themselves. ``tests/app/test_openapi.py`` compares the document
-with every registered route.
+with every registered route: each is documented, a page, or ``static``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import flask_smorest
-from flask import Flask, Request
+from flask import Blueprint, Flask, Request
 from marshmallow import Schema, ValidationError
 from webargs.flaskparser import FlaskParser
 from werkzeug.http import HTTP_STATUS_CODES
@@ -116,13 +116,48 @@ class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # flask-smor
         return decorator
 
 
+class PageBlueprint(ApiBlueprint):
+    """An audience of HTML pages for a browser (forms, redirects, downloads).
+
+    Registered through the :class:`Api` like the JSON audiences but deliberately left out of the
+    document: ``/openapi.json`` is "the OpenAPI 3 document of every JSON route" (``service.md``).
+    """
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: View | None = None,
+        provide_automatic_options: bool | None = None,
+        *,
+        parameters: Any = None,
+        tags: Any = None,
+        **options: Any,
+    ) -> None:
+        """Flask's own rule, no document entry: so rules may share an endpoint, as Flask allows
+        (``/selfcheck`` and ``/selfcheck/<space_key>`` are both ``selfcheck.page``)."""
+        Blueprint.add_url_rule(
+            self, rule, endpoint, view_func, provide_automatic_options, **options
+        )
+
+
 class Api(flask_smorest.Api):  # type: ignore[misc]  # flask-smorest is untyped
-    """flask-smorest's Api minus its error handler: :mod:`app.errors` answers every error."""
+    """flask-smorest's Api minus its error handler (:mod:`app.errors` answers every error), and
+    pages registered without a document entry."""
 
     ERROR_SCHEMA = Error
 
     def _register_error_handlers(self) -> None:
         """Keep the contract's error body (flask-smorest's own differs)."""
+
+    def register_blueprint(
+        self, blp: ApiBlueprint, *, parameters: Any = None, **options: Any
+    ) -> None:
+        """Register ``blp``; document it (paths and tag) unless it is a :class:`PageBlueprint`."""
+        if isinstance(blp, PageBlueprint):
+            self._app.register_blueprint(blp, **options)
+        else:
+            super().register_blueprint(blp, parameters=parameters, **options)
 
 
 def init_app(app: Flask, blueprints: tuple[ApiBlueprint, ...]) -> Api:
@@ -155,12 +190,6 @@ def document(app: Flask) -> dict[str, Any]:
     return spec
 
 
-def exclude_from_openapi(view: View) -> View:
-    """Mark a view that is not JSON (an HTML page) as deliberately absent from the document."""
-    view.__apidoc__ = None  # type: ignore[attr-defined]  # read back by undocumented_rules
-    return view
-
-
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?(?P<name>[^<>]+)>")  # <converter:name>
 
 
@@ -168,13 +197,21 @@ def _openapi_path(rule: Rule) -> str:
     return _CONVERTER.sub(r"{\g<name>}", rule.rule)
 
 
+def _is_page(app: Flask, rule: Rule) -> bool:
+    return isinstance(app.blueprints.get(rule.endpoint.rpartition(".")[0]), PageBlueprint)
+
+
+def page_rules(app: Flask) -> list[Rule]:
+    """The routes of ``app``'s :class:`PageBlueprint` audiences (not in the document)."""
+    return [rule for rule in app.url_map.iter_rules() if _is_page(app, rule)]
+
+
 def undocumented_rules(app: Flask) -> list[Rule]:
-    """Routes missing from the document, but for ``static`` and pages marked excluded."""
+    """Routes missing from the document, but for ``static`` and the pages (:func:`page_rules`)."""
     paths = document(app)["paths"]
     missing = []
     for rule in app.url_map.iter_rules():
-        excluded = getattr(app.view_functions[rule.endpoint], "__apidoc__", True) is None
-        if rule.endpoint == "static" or excluded:
+        if rule.endpoint == "static" or _is_page(app, rule):
             continue
         operations = paths.get(_openapi_path(rule), {})
         if any(m.lower() not in operations for m in (rule.methods or set()) - {"HEAD", "OPTIONS"}):

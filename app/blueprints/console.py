@@ -23,7 +23,6 @@ from flask import (
 from markupsafe import Markup
 
 from app import storage
-from app.api import exclude_from_openapi
 from app.audit import audit
 from app.auth import SupportPrincipal
 from app.blueprints.page_hooks import (
@@ -72,7 +71,6 @@ def _links(installation: Installation, space: Space, principal: SupportPrincipal
 
 
 @bp.get("/console")
-@exclude_from_openapi
 def search() -> Rv:
     """Sign in, or search sites and spaces."""
     principal = current_principal()
@@ -91,7 +89,6 @@ def search() -> Rv:
 
 
 @bp.post("/console/sign-in")
-@exclude_from_openapi
 def sign_in() -> Rv:
     """Check a support token; keep only its name and role in the session."""
     token = request.form.get("token", "").strip()
@@ -109,7 +106,6 @@ def sign_in() -> Rv:
 
 
 @bp.post("/console/sign-out")
-@exclude_from_openapi
 def sign_out() -> Rv:
     """Forget the session."""
     session.clear()
@@ -119,7 +115,6 @@ def sign_out() -> Rv:
 
 
 @bp.get("/console/sites/<site>/spaces/<space_key>")
-@exclude_from_openapi
 def space(site: str, space_key: str) -> Rv:
     """A space's report for support (audited read)."""
     principal = require_principal("viewer")
@@ -139,7 +134,6 @@ def space(site: str, space_key: str) -> Rv:
 
 
 @bp.post("/console/sites/<site>/spaces/<space_key>/run")
-@exclude_from_openapi
 def run(site: str, space_key: str) -> Rv:
     """Run diagnostics for a customer's space (role ``support``)."""
     principal = require_principal("support")
@@ -154,7 +148,6 @@ def run(site: str, space_key: str) -> Rv:
 
 
 @bp.post("/console/sites/<site>/runs/<run_id>/attach")
-@exclude_from_openapi
 def attach(site: str, run_id: str) -> Rv:
     """Attach a run's report to a ticket (role ``support``)."""
     principal = require_principal("support")
@@ -177,7 +170,6 @@ def attach(site: str, run_id: str) -> Rv:
 
 
 @bp.get("/console/sites/<site>/runs/<run_id>/report.<ext>")
-@exclude_from_openapi
 def export(site: str, run_id: str, ext: str) -> Response:
     """Download a run's report (audited)."""
     principal = require_principal("viewer")
@@ -188,7 +180,6 @@ def export(site: str, run_id: str, ext: str) -> Response:
 
 
 @bp.get("/console/ticket")
-@exclude_from_openapi
 def ticket() -> Rv:
     """A local ticket's due times (initial response, next update, resolution), Melbourne time."""
     principal = require_principal("viewer")

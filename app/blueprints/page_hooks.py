@@ -1,6 +1,6 @@
 """What the HTML pages (``selfcheck``, ``console``) share: the support session, CSRF, error pages,
-template filters and the session cookie's SameSite. :func:`page_blueprint` makes a blueprint with
-all of them registered.
+template filters and the session cookie's SameSite. :func:`page_blueprint` makes a
+:class:`app.api.PageBlueprint` with all of them registered.
 
 The console signs in with a support token: the signed session cookie keeps only the token's name
 and role. Every POST form carries a per-session CSRF token.
@@ -14,13 +14,14 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, abort, g, render_template, request, session
+from flask import abort, g, render_template, request, session
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import storage
+from app.api import PageBlueprint
 from app.auth import SupportPrincipal
 from app.db import get_session
 from app.models import SUPPORT_ROLES
@@ -31,9 +32,9 @@ log = logging.getLogger(__name__)
 Rv = str | BaseResponse
 
 
-def page_blueprint(name: str, import_name: str) -> Blueprint:
+def page_blueprint(name: str, import_name: str) -> PageBlueprint:
     """A pages blueprint: the report's sections are the engine's templates (``report/*.html``)."""
-    bp = Blueprint(name, import_name, template_folder=str(html_render.TEMPLATES))
+    bp = PageBlueprint(name, import_name, template_folder=str(html_render.TEMPLATES))
     bp.record_once(_configure_app)
     bp.before_request(_check_csrf)
     bp.context_processor(_template_globals)

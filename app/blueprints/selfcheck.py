@@ -10,7 +10,6 @@ from __future__ import annotations
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 
 from app import storage
-from app.api import exclude_from_openapi
 from app.blueprints.page_hooks import Rv, current_principal, page_blueprint
 from app.blueprints.report_pages import (
     TICKET_OK,
@@ -75,7 +74,6 @@ def _actor() -> str:
 
 @bp.get("/selfcheck")
 @bp.get("/selfcheck/<space_key>")
-@exclude_from_openapi
 def page(space_key: str | None = None) -> Rv:
     """The self-check page of a space (the demo site's first space by default)."""
     if not is_simulated(current_app.config) and current_principal() is not None:
@@ -98,7 +96,6 @@ def page(space_key: str | None = None) -> Rv:
 
 
 @bp.post("/selfcheck/<space_key>/run")
-@exclude_from_openapi
 def run(space_key: str) -> Rv:
     """Run diagnostics for the space, then show the new report."""
     _installation, space = _space(space_key)
@@ -108,7 +105,6 @@ def run(space_key: str) -> Rv:
 
 
 @bp.post("/selfcheck/<space_key>/scenario")
-@exclude_from_openapi
 def scenario(space_key: str) -> Rv:
     """Point the demo space at another simulated scenario and run again."""
     _installation, space = _space(space_key)
@@ -122,7 +118,6 @@ def scenario(space_key: str) -> Rv:
 
 
 @bp.post("/selfcheck/runs/<run_id>/attach")
-@exclude_from_openapi
 def attach(run_id: str) -> Rv:
     """Attach a demo run to a ticket."""
     installation = _demo_installation()
@@ -138,7 +133,6 @@ def attach(run_id: str) -> Rv:
 
 
 @bp.get("/selfcheck/runs/<run_id>/report.<ext>")
-@exclude_from_openapi
 def export(run_id: str, ext: str) -> Response:
     """Download a demo run's report (json, md or html)."""
     installation = _demo_installation()

@@ -1,4 +1,8 @@
-"""GET /openapi.json documents every JSON route from the same schemas that validate them."""
+"""GET /openapi.json documents every JSON route from the same schemas that validate them.
+
+Every registered route is accounted for: documented, a page of the HTML audiences (``selfcheck``,
+``console``: deliberately not in the document), or ``static``.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.routing import Rule
 
-from app.api import undocumented_rules
+from app.api import page_rules, undocumented_rules
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
+PAGE_AUDIENCES = {"selfcheck", "console"}
 
 
 def _refs(node: Any) -> list[str]:
@@ -42,22 +48,51 @@ def test_document(client: FlaskClient) -> None:
         _resolve(doc, ref)
 
 
+def _path(rule: Rule) -> str:
+    return rule.rule.replace("<", "{").replace(">", "}")
+
+
 def test_every_route_is_documented(app: Flask, client: FlaskClient) -> None:
     assert undocumented_rules(app) == []
-    paths = client.get("/openapi.json").json["paths"]
+    doc = client.get("/openapi.json").json
+    paths = doc["paths"]
+    pages = page_rules(app)
     for rule in app.url_map.iter_rules():
-        view = app.view_functions[rule.endpoint]
-        if rule.endpoint == "static" or getattr(view, "__apidoc__", False) is None:
-            continue  # static files and HTML pages (exclude_from_openapi) are not JSON routes
-        path = rule.rule.replace("<", "{").replace(">", "}")
-        assert path in paths, path
+        if rule.endpoint == "static":
+            continue  # the stylesheet and images, not an API
+        if rule in pages:
+            assert _path(rule) not in paths, rule.rule  # HTML pages stay out of the document
+            continue
+        assert _path(rule) in paths, rule.rule
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
-            assert method.lower() in paths[path], (path, method)
+            assert method.lower() in paths[_path(rule)], (rule.rule, method)
+    assert {rule.endpoint.split(".")[0] for rule in pages} == PAGE_AUDIENCES
+    assert not PAGE_AUDIENCES & {tag["name"] for tag in doc["tags"]}
+
+
+def test_every_page_route_is_html(app: Flask) -> None:
+    """The undocumented audiences hold only the pages (a JSON route there would be missed)."""
+    assert sorted((r.rule, sorted(r.methods - {"HEAD", "OPTIONS"})) for r in page_rules(app)) == [
+        ("/console", ["GET"]),
+        ("/console/sign-in", ["POST"]),
+        ("/console/sign-out", ["POST"]),
+        ("/console/sites/<site>/runs/<run_id>/attach", ["POST"]),
+        ("/console/sites/<site>/runs/<run_id>/report.<ext>", ["GET"]),
+        ("/console/sites/<site>/spaces/<space_key>", ["GET"]),
+        ("/console/sites/<site>/spaces/<space_key>/run", ["POST"]),
+        ("/console/ticket", ["GET"]),
+        ("/selfcheck", ["GET"]),
+        ("/selfcheck/<space_key>", ["GET"]),
+        ("/selfcheck/<space_key>/run", ["POST"]),
+        ("/selfcheck/<space_key>/scenario", ["POST"]),
+        ("/selfcheck/runs/<run_id>/attach", ["POST"]),
+        ("/selfcheck/runs/<run_id>/report.<ext>", ["GET"]),
+    ]
 
 
 def test_every_documented_operation_is_a_route(app: Flask, client: FlaskClient) -> None:
     routes = {
-        (rule.rule.replace("<", "{").replace(">", "}"), method.lower())
+        (_path(rule), method.lower())
         for rule in app.url_map.iter_rules()
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
