@@ -9,7 +9,8 @@
     ├── RedactionError               the redaction stage failed: nothing may be shown or sent
     │                                — diagnostics.redaction
     ├── ReportValidationError        a report does not match the contract — diagnostics.report_schema
-    ├── TicketError                  a ticket could not be read — diagnostics.tickets
+    ├── TicketError                  a ticket could not be read (diagnostics.tickets), or a ticket
+    │                                system call failed (the service's connectors, app.tickets)
     ├── DestinationRefused           a transport's outbound policy refused a destination (raised
     │                                inside the HTTP session, e.g. app.net's SSRF guard)
     └── AnypointError                an Anypoint call failed (status, attempts, elapsed_ms, path)
@@ -46,6 +47,45 @@ class DiagnosticsError(Exception):
 
 class ConfigurationError(DiagnosticsError):
     """The settings cannot work (unknown control plane, missing base URL, ...)."""
+
+
+def is_retryable_status(status: int) -> bool:
+    """429, 408 and 5xx may succeed later; any other 4xx will fail the same way again."""
+    return status in (408, 429) or 500 <= status <= 599
+
+
+class TicketError(DiagnosticsError):
+    """A ticket could not be read or written; ``message`` is safe to store and show.
+
+    The engine raises it for a ticket it cannot read (no content, invalid JSON, not an object):
+    that never gets better, so not ``retryable``. The service's ticket connectors raise it for a
+    failed call (``status``, when one came back); the outbox tries again when ``retryable``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+        # The request may have reached the system (no answer came back: a read timeout, a
+        # connection dropped mid-call): a write may have been made, so look before sending again.
+        self.outcome_unknown = outcome_unknown
+
+    @classmethod
+    def for_status(cls, message: str, status: int) -> TicketError:
+        return cls(message, retryable=is_retryable_status(status), status=status)
+
+    def __repr__(self) -> str:
+        return (
+            f"TicketError({self.message!r}, retryable={self.retryable!r}, status={self.status!r})"
+        )
 
 
 class DestinationRefused(DiagnosticsError):
@@ -186,5 +226,7 @@ __all__ = [
     "InvalidResponseError",
     "NotFoundError",
     "RateLimitedError",
+    "TicketError",
     "UpstreamError",
+    "is_retryable_status",
 ]

@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from diagnostics.catalogue import DATASETS, MACRO_DATASETS
-from diagnostics.errors import DiagnosticsError
+from diagnostics.errors import TicketError
 from diagnostics.redaction import Redactor
 
 DETAIL_KEYS: tuple[str, ...] = (
@@ -52,10 +52,6 @@ SYSTEM_FIELDS = frozenset(
         "description", "comment",
     }
 )  # fmt: skip
-
-
-class TicketError(DiagnosticsError):
-    """The ticket cannot be read (invalid JSON, not an object, no content)."""
 
 
 # -- the ticket as text ------------------------------------------------------------------------
@@ -817,7 +813,6 @@ __all__ = [
     "Module",
     "ModuleMention",
     "TicketDocument",
-    "TicketError",
     "TicketReading",
     "adf_text",
     "adf_to_text",

@@ -17,7 +17,6 @@ from app.tickets.base import (
     TicketConnector,
     TicketData,
     TicketError,
-    is_retryable_status,
 )
 
 __all__ = [
@@ -26,5 +25,4 @@ __all__ = [
     "TicketConnector",
     "TicketData",
     "TicketError",
-    "is_retryable_status",
 ]

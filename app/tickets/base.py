@@ -1,7 +1,8 @@
 """The one small interface every ticket back end implements (Service Management, the local store).
 
-Connectors make exactly one attempt per call and report failures as :class:`TicketError`; the
-outbox decides whether and when to try again, from ``retryable``.
+Connectors make exactly one attempt per call and report failures as :class:`TicketError` (the
+engine's, :mod:`diagnostics.errors`: one ticket error for reading and writing); the outbox decides
+whether and when to try again, from ``retryable``.
 """
 
 from __future__ import annotations
@@ -10,39 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-
-def is_retryable_status(status: int) -> bool:
-    """429, 408 and 5xx may succeed later; any other 4xx will fail the same way again."""
-    return status in (408, 429) or 500 <= status <= 599
-
-
-class TicketError(Exception):
-    """A ticket operation failed; ``message`` is safe to store and show (never credentials)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retryable: bool,
-        status: int | None = None,
-        outcome_unknown: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.status = status
-        # The request may have reached the system (no answer came back: a read timeout, a
-        # connection dropped mid-call): a write may have been made, so look before sending again.
-        self.outcome_unknown = outcome_unknown
-
-    @classmethod
-    def for_status(cls, message: str, status: int) -> TicketError:
-        return cls(message, retryable=is_retryable_status(status), status=status)
-
-    def __repr__(self) -> str:
-        return (
-            f"TicketError({self.message!r}, retryable={self.retryable!r}, status={self.status!r})"
-        )
+from diagnostics.errors import TicketError
 
 
 @dataclass(frozen=True)
@@ -105,3 +74,6 @@ class MarkerSearch(Protocol):
     def has_labels(self, key: str, labels: Sequence[str]) -> bool:
         """Whether ticket ``key`` carries every one of ``labels`` already."""
         ...
+
+
+__all__ = ["Attachment", "MarkerSearch", "TicketConnector", "TicketData", "TicketError"]

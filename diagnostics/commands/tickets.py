@@ -16,8 +16,9 @@ from diagnostics.commands import (
     InputError,
     cli,
 )
+from diagnostics.errors import TicketError
 from diagnostics.redaction import RedactionError
-from diagnostics.tickets import TicketError, parse_ticket_text, read_ticket, render_reading_text
+from diagnostics.tickets import parse_ticket_text, read_ticket, render_reading_text
 
 EXIT_BY_STATUS = {"complete": EXIT_OK, "missing": EXIT_DEGRADED, "sensitive": EXIT_BROKEN}
 

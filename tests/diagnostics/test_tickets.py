@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from diagnostics.errors import TicketError
 from diagnostics.tickets import (
     DETAIL_KEYS,
     DETAILS,
     DETAILS_BY_KEY,
-    TicketError,
     adf_text,
     parse_ticket_text,
     read_ticket,
