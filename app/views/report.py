@@ -22,6 +22,7 @@ from diagnostics.findings import Audience, people_time
 from diagnostics.render import _common as c
 from diagnostics.render import html as html_render
 from diagnostics.render import ticket as ticket_render
+from diagnostics.render.details import detail_text, value_text
 from diagnostics.render.view import ReportView
 from diagnostics.ticket_details import SUPPORT_TIMEZONE
 from diagnostics.tickets import DETAILS
@@ -79,10 +80,10 @@ def _detail_value(data: Mapping[str, Any], key: str) -> str | None:
     if key == "organization_context":
         org, envs = details.get("organization_id"), details.get("environments")
         parts = [f"organization {org}"] if org else []
-        parts += [f"environments {c.value_text(envs)}"] if envs else []
+        parts += [f"environments {value_text(envs)}"] if envs else []
         return "; ".join(parts) or None
     value = details.get(key)
-    return None if value in (None, "", []) else c.detail_text(data, key, value)
+    return None if value in (None, "", []) else detail_text(data, key, value)
 
 
 def _ask(ask: str, audience: str) -> str:

@@ -4,21 +4,23 @@
 enums of :mod:`diagnostics.statuses`, the engine's order, root-cause groups, group statuses, counts
 and item-to-cause links are taken as the engine wrote them. A report stored before the engine wrote
 some of them is read with the engine's own functions here, never in a renderer. Renderers only read
-these records: they do not sort, count or decide a status.
+these records: they do not sort, count or decide a status. Words and symbols are
+:mod:`diagnostics.render._common`'s, the ticket details in words :mod:`diagnostics.render.details`'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from diagnostics.catalogue import MACRO_MODE_NAMES, MACRO_NAMES, macro_name
+from diagnostics.findings import mentions, page_name, people_time
 from diagnostics.findings import owner_label as _owner_label
-from diagnostics.findings import page_name, people_time
 from diagnostics.findings import page_url as _page_url
 from diagnostics.render import _common as c
+from diagnostics.render import details
 from diagnostics.report import Report
 from diagnostics.statuses import (
     CheckStatus,
@@ -79,8 +81,13 @@ class ItemLinks:
     causes: tuple[int, ...] = ()  # the numbers of the root causes folding those findings
 
     def mark(self, own_tone: str) -> str:
-        """The item's mark: the worst finding naming it, else ✓ for a good own status, else –."""
-        return c.item_tone(own_tone, self.tone)
+        """The item's mark: the worst finding naming it, else ✓ for a good own status, else –.
+
+        Never worse than the report's findings say.
+        """
+        if self.tone:
+            return self.tone
+        return "good" if own_tone == "good" else "neutral"
 
 
 @dataclass(frozen=True)
@@ -208,11 +215,11 @@ class RootCauseGroupView:
         if not a.findings:
             return ""
         parts = [
-            c.plural(n, word)
+            _plural(n, word)
             for n, word in ((a.datasets, "dataset"), (a.macros, "macro"), (a.scopes, "scope"))
             if n
         ]
-        head = f"{c.plural(a.findings, 'finding')} follow{'s' if a.findings == 1 else ''} from it"
+        head = f"{_plural(a.findings, 'finding')} follow{'s' if a.findings == 1 else ''} from it"
         return head + (f" ({', '.join(parts)} affected)" if parts else "")
 
 
@@ -272,12 +279,12 @@ class ReportView:
     @classmethod
     def from_data(cls, data: Data) -> ReportView:
         """Parse a validated report's JSON once."""
-        found = c.groups(data)
+        found = _groups(data)
         site = c.safe_url(data.get("site_url"))
 
         def links(field_name: str) -> dict[Any, ItemLinks]:
-            refs = c.group_refs(data, found, field_name)
-            tones = c.item_tones(data, found, field_name)
+            refs = _group_refs(data, found, field_name)
+            tones = _item_tones(data, found, field_name)
             return {k: ItemLinks(tones.get(k), tuple(refs.get(k, []))) for k in {*refs, *tones}}
 
         dataset_links, scope_links, macro_links = (
@@ -291,7 +298,7 @@ class ReportView:
             generated_at=_opt(data.get("generated_at")),
             site_url=_opt(data.get("site_url")),
             space_key=_opt(data.get("space_key")),
-            organization=c.organization_text(data),
+            organization=_organization_text(data),
             control_plane=_opt(data.get("control_plane")),
             environments=tuple(
                 EnvironmentView(_opt(e.get("id")), _opt(e.get("name")), _opt(e.get("type")))
@@ -320,15 +327,15 @@ class ReportView:
                 )
                 for k in data.get("checks", [])
             ),
-            summary=SummaryView(*c.counts(data), c.headline(data), c.tally(data)),
+            summary=SummaryView(*_counts(data), _headline(data), _tally(data)),
             suggested_severity=_opt(data.get("suggested_severity")),
             severity_reason=_opt(data.get("severity_reason")),
             escalation_stage=_opt(data.get("escalation_stage")),
-            run_timing=c.run_timing(data),
-            zone=c.zone_of(data),
-            ticket_rows=tuple(c.ticket_rows(data)),
-            by_hand=tuple(c.by_hand(data)),
-            redaction_text=c.redaction_text(data),
+            run_timing=_run_timing(data),
+            zone=details.zone_of(data),
+            ticket_rows=tuple(details.rows(data)),
+            by_hand=tuple(details.by_hand(data)),
+            redaction_text=_redaction_text(data),
         )
 
     @property
@@ -407,10 +414,10 @@ def _scope(key: str, s: Data, links: ItemLinks) -> ScopeView:
         used_by=_strs(s.get("used_by")),
         validated_by=_strs(s.get("validated_by")),
         impact=_opt(s.get("impact")),
-        checked=c.scope_checked(s),
+        checked=_scope_checked(s),
         verified=verified if isinstance(verified, bool) else None,
         links=links,
-        status_text=c.scope_status_text(s),
+        status_text=_scope_status_text(s),
     )
 
 
@@ -448,13 +455,13 @@ def _finding(f: Data) -> FindingView:
     )
 
 
-def _group(g: c.Group) -> RootCauseGroupView:
+def _group(g: _Group) -> RootCauseGroupView:
     a = g.affects
     return RootCauseGroupView(
         number=g.number,
         root=_finding(g.root),
         consequences=tuple(_finding(x) for x in g.consequences),
-        status=_enum(FindingStatus, c.group_status(g)) or FindingStatus.WARN,
+        status=_enum(FindingStatus, _group_status(g)) or FindingStatus.WARN,
         affects=Affects(
             findings=int(a.get("findings", len(g.consequences))),
             datasets=int(a.get("datasets") or 0),
@@ -462,3 +469,174 @@ def _group(g: c.Group) -> RootCauseGroupView:
             scopes=int(a.get("scopes") or 0),
         ),
     )
+
+
+# -- the engine's arrangement, read back (root-cause groups, what names each item) -----------------
+
+
+@dataclass(frozen=True)
+class _Group:
+    """A root cause (numbered from 1) and the findings that follow from it, in report order."""
+
+    number: int
+    root: Data
+    consequences: list[Data] = field(default_factory=list)
+
+    @property
+    def affects(self) -> Mapping[str, int]:
+        return self.root.get("affects") or {}
+
+
+def _groups(data: Data) -> list[_Group]:
+    """The report's findings folded under their root causes, in the engine's order.
+
+    The engine lists each root cause followed by what it causes, roots worst first
+    (``root_causes``); a finding names its root in ``root``. Nothing is re-sorted here.
+    """
+    findings = list(data.get("findings", []))
+    by_key = {f.get("key"): f for f in findings}
+    roots = [by_key[k] for k in data.get("root_causes", []) if k in by_key] or [
+        f for f in findings if not f.get("cause")
+    ]
+    out = {r.get("key"): _Group(i, r) for i, r in enumerate(roots, start=1)}
+    for f in findings:
+        if f.get("cause") and _root_key(f, by_key) in out:
+            out[_root_key(f, by_key)].consequences.append(f)
+    return list(out.values())
+
+
+def _root_key(finding: Data, by_key: Mapping[Any, Data]) -> Any:
+    if finding.get("root"):
+        return finding["root"]
+    seen, current = set(), finding
+    while current.get("cause") in by_key and current.get("key") not in seen:
+        seen.add(current.get("key"))
+        current = by_key[current["cause"]]
+    return current.get("key")
+
+
+def _group_refs(data: Data, found: Sequence[_Group], field_name: str) -> dict[Any, list[int]]:
+    """Which root causes (by number) fold the findings that name each dataset key / scope /
+    macro index, as the engine listed them (``root_causes`` of each item)."""
+    numbers = {g.root.get("key"): g.number for g in found}
+    named = _named(data, found, field_name)
+    return {
+        item: [numbers[k] for k in mention["root_causes"] if k in numbers]
+        for item, mention in named.items()
+    }
+
+
+def _named(data: Data, found: Sequence[_Group], field_name: str) -> dict[Any, Data]:
+    """The engine's ``finding_status`` and ``root_causes`` of each item.
+
+    A report stored before the engine set them is read with the engine's own function.
+    """
+    items = data.get(field_name) or {}
+    entries = list(items.items()) if isinstance(items, Mapping) else list(enumerate(items))
+    if entries and all("root_causes" in item for _key, item in entries):
+        return {key: item for key, item in entries if item.get("root_causes")}
+    ordered = [{**f, "root": g.root.get("key")} for g in found for f in (g.root, *g.consequences)]
+    return dict(mentions(ordered, field_name))
+
+
+def _group_status(g: _Group) -> str:
+    """The worst status of a root cause's group, as the engine put it on the root.
+
+    A report stored before the engine said so is read from its findings' own statuses.
+    """
+    if g.root.get("group_status"):
+        return str(g.root["group_status"])
+    statuses = {f.get("status") for f in (g.root, *g.consequences)}
+    return "fail" if "fail" in statuses else "warn"
+
+
+def _item_tones(data: Data, found: Sequence[_Group], field_name: str) -> dict[Any, str]:
+    """The worst status of the findings that name each item (the engine's), as a tone."""
+    return {
+        item: c.tone(c.FINDING_TONES, mention.get("finding_status"))
+        for item, mention in _named(data, found, field_name).items()
+    }
+
+
+# -- sentences made of the report's numbers and states ---------------------------------------------
+
+
+def _counts(data: Data) -> tuple[int, int]:
+    """(failures, warnings) as the engine counted them (``summary``)."""
+    summary = data.get("summary") or {}
+    return int(summary.get("fail") or 0), int(summary.get("warn") or 0)
+
+
+def _plural(n: int, singular: str, many: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else many or singular + 's'}"
+
+
+def _tally(data: Data) -> str:
+    """``3 failures, 2 warnings``."""
+    fails, warns = _counts(data)
+    return f"{_plural(fails, 'failure')}, {_plural(warns, 'warning')}"
+
+
+def _headline(data: Data) -> str:
+    """``1 thing to fix (26 findings follow from it; 23 failures, 4 warnings)``."""
+    summary = data.get("summary") or {}
+    roots = int(summary.get("root_causes") or len(data.get("root_causes") or []))
+    if not roots:
+        return "nothing to fix (every check passed)"
+    follow = int(summary.get("consequences") or 0)
+    text = _plural(roots, "thing") + " to fix"
+    if follow:
+        text += f" ({_plural(follow, 'finding')} follow{'s' if follow == 1 else ''} from "
+        text += "it" if roots == 1 else "them"
+        text += f"; {_tally(data)})"
+    else:
+        text += f" ({_tally(data)})"
+    return text
+
+
+def _redaction_text(data: Data) -> str:
+    redactions = data.get("redactions") or {}
+    count = int(redactions.get("count") or 0)
+    if not count:
+        return "No secret value needed removing."
+    kinds = ", ".join(f"{k}: {n}" for k, n in sorted((redactions.get("kinds") or {}).items()))
+    removed = _plural(count, "secret value")
+    return f"{removed} removed before this report was written" + (f" ({kinds})." if kinds else ".")
+
+
+def _run_timing(data: Data) -> str:
+    """``took 2.4 s (deadline 20 s)``; empty when the report does not say."""
+    took = c.duration(data.get("elapsed_ms"))
+    deadline = data.get("deadline_s")
+    limit = f"deadline {deadline:g} s" if isinstance(deadline, int | float) else ""
+    if took and limit:
+        return f"took {took} ({limit})"
+    return f"took {took}" if took else limit
+
+
+def _organization_text(data: Data) -> str:
+    """``Acme Corp (org-id)``, the id alone, or ``not known``."""
+    org_id, name = data.get("organization_id"), data.get("organization_name")
+    if name and org_id:
+        return f"{name} ({org_id})"
+    return str(name or org_id or c.NOT_KNOWN)
+
+
+def _scope_checked(scope: Data) -> bool:
+    """False only when the engine says the scope was not checked in this run."""
+    return scope.get("checked") is not False
+
+
+def _scope_status_text(scope: Data) -> str:
+    """A scope's status in words: an unverified scope *could not be checked*, never missing."""
+    if not _scope_checked(scope):
+        return "not needed in this run"
+    if scope.get("status") != "full" and (
+        scope.get("verified") is False or not scope.get("missing_in")
+    ):
+        return (
+            "could not be checked"
+            if scope.get("verified") is False
+            else "could not be checked everywhere"
+        )
+    return c.word(scope.get("status"), c.SCOPE_WORDS)
