@@ -161,7 +161,8 @@ class Api(flask_smorest.Api):  # type: ignore[misc]  # flask-smorest is untyped
 
 
 def init_app(app: Flask, blueprints: tuple[ApiBlueprint, ...]) -> Api:
-    """Register ``blueprints`` and document them (``GET /openapi.json``: the health blueprint)."""
+    """Register ``blueprints``, documenting the JSON ones (``GET /openapi.json``: the health
+    blueprint)."""
     api = Api(
         app,
         spec_kwargs={
