@@ -303,7 +303,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DB_ENGINE_OPTIONS",
         {},
-        'Extra SQLAlchemy `create_engine` options as a JSON object, e.g. `{"pool_size": 10}`.',
+        'Extra SQLAlchemy `create_engine` options as a JSON object, e.g. `{"pool_size": 10}` '
+        "(on PostgreSQL the pool holds one connection per thread unless set here).",
         json.loads,
         env="MULESIGHT_DB_ENGINE_OPTIONS",
     ),

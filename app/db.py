@@ -8,7 +8,7 @@ Who commits, and when: :mod:`app.unit_of_work`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,8 +102,31 @@ def alembic_config() -> Any:
     return config
 
 
+# Threads of a process that hold a database session besides its request or job threads: the
+# sweeper, a job's lease heartbeat, the outbox dispatcher and a command's own session.
+_BACKGROUND_SESSIONS = 4
+
+
+def pool_size(config: Mapping[str, Any]) -> int:
+    """Connections a process keeps open: one per thread that can hold a session at once.
+
+    SQLAlchemy's default (5, closing overflow connections when they come back) is below the
+    threads a gunicorn web process or a worker process runs: under load every request beyond
+    the fifth would open a new PostgreSQL connection (a new server process) and close it again.
+    """
+    threads = max(
+        int(config.get("MULESIGHT_SERVE_THREADS") or 1),
+        int(config.get("MULESIGHT_WORKER_THREADS") or 1),
+        int(config.get("MULESIGHT_JOB_THREADS") or 1),
+    )
+    return threads + _BACKGROUND_SESSIONS
+
+
 def init_app(app: Flask) -> None:
-    db = Database(app.config["MULESIGHT_DATABASE_URL"], **app.config.get("DB_ENGINE_OPTIONS", {}))
+    options = dict(app.config.get("DB_ENGINE_OPTIONS") or {})
+    if normalize_url(app.config["MULESIGHT_DATABASE_URL"]).get_backend_name() == "postgresql":
+        options.setdefault("pool_size", pool_size(app.config))
+    db = Database(app.config["MULESIGHT_DATABASE_URL"], **options)
     app.extensions["db"] = db
     if app.config["MULESIGHT_AUTO_MIGRATE"]:
         db.upgrade()

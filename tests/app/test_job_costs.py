@@ -19,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import jobs
+from app.db import pool_size as db_pool_size
 from app.models import Job, OutboxMessage, WebhookEvent
 from app.queue import store
 from app.queue.worker import JobThreads, lower_priority
@@ -110,6 +111,32 @@ def test_a_first_delivery_is_two_inserts_one_commit_then_the_wake_up(db_app: Fla
         store.QUEUED,
     )
     assert queue.woken == [(job.id, store.QUEUED)]  # woken once committed, never before
+
+
+def test_every_thread_keeps_its_connection_open(db_app: Flask) -> None:
+    """A pool smaller than the threads would open and close a PostgreSQL connection per request
+    beyond it (a server process each time): the pool holds one per thread, background included."""
+    engine = db_app.extensions["db"].engine
+    threads = max(
+        db_app.config["MULESIGHT_SERVE_THREADS"],
+        db_app.config["MULESIGHT_WORKER_THREADS"],
+        db_app.config["MULESIGHT_JOB_THREADS"],
+    )
+    if engine.dialect.name == "postgresql":
+        assert engine.pool.size() == db_pool_size(db_app.config) == threads + 4
+    else:  # SQLite: one writer at a time, SQLAlchemy's default pool
+        assert engine.pool.size() == 5
+
+
+def test_a_configured_pool_size_wins(app_config: dict[str, Any], database_url: str) -> None:
+    options = {"pool_size": 3} if database_url.startswith("postgresql") else {}
+    app = make_app(
+        {**app_config, "MULESIGHT_DATABASE_URL": database_url, "DB_ENGINE_OPTIONS": options}
+    )
+    try:
+        assert app.extensions["db"].engine.pool.size() == options.get("pool_size", 5)
+    finally:
+        app.extensions["db"].dispose()
 
 
 def test_a_redelivery_stores_nothing_and_wakes_nothing(db_app: Flask) -> None:
