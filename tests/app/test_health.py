@@ -78,3 +78,19 @@ def test_access_log_line(client: FlaskClient, capsys: pytest.CaptureFixture[str]
     assert access["path"] == "/healthz"  # no query string
     assert access["status"] == 200
     assert "token=abc" not in json.dumps(access)
+
+
+def test_a_webhook_is_one_access_line_with_its_delivery_id(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.app.test_webhook_jsm import SECRET, issue_created, sign
+
+    app.config["MULESIGHT_WEBHOOK_SECRET"] = SECRET
+    body = json.dumps(issue_created(key="SUP-9")).encode()
+    headers = {"X-Hub-Signature": sign(body, SECRET), "X-Atlassian-Webhook-Identifier": "d-1"}
+    assert app.test_client().post("/webhooks/jsm", data=body, headers=headers).status_code == 202
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    about = [e for e in lines if "d-1" in json.dumps(e)]
+    assert [e["logger"] for e in about] == ["app.access"]
+    assert about[0]["delivery_id"] == "d-1"
+    assert about[0]["duplicate"] is False
