@@ -465,14 +465,20 @@ class Dispatcher:
         call got no answer).
         """
         now = self.clock()
+        claimable = (
+            OutboxMessage.status == PENDING,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+        )
         with self.session_factory() as session:
             due = (
-                select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.status == PENDING,
-                    OutboxMessage.next_attempt_at <= now,
-                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.claimed_by,
+                    OutboxMessage.target,
+                    OutboxMessage.operation,
+                    OutboxMessage.payload,
                 )
+                .where(*claimable, OutboxMessage.next_attempt_at <= now)
                 .order_by(OutboxMessage.id)
                 .limit(max(1, limit))
             )
@@ -480,41 +486,29 @@ class Dispatcher:
                 due = due.where(OutboxMessage.idempotency_key.startswith(prefix, autoescape=True))
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
-            candidates = list(session.scalars(due))
+            candidates = {row.id: row for row in session.execute(due)}
             if not candidates:
                 session.commit()
                 return []
-            doubtful = set(
-                session.scalars(
-                    select(OutboxMessage.id).where(
-                        OutboxMessage.id.in_(candidates), OutboxMessage.claimed_by.is_not(None)
-                    )
-                )
-            )
-            session.execute(
+            # The rows are locked (PostgreSQL) and the guard is checked again (SQLite): what the
+            # UPDATE returns is exactly what this claim owns.
+            claimed = session.scalars(
                 update(OutboxMessage)
-                .where(
-                    OutboxMessage.id.in_(candidates),
-                    OutboxMessage.status == PENDING,
-                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
-                )
+                .where(OutboxMessage.id.in_(candidates), *claimable)
                 .values(claimed_by=claim, claimed_until=now + self.policy.lease)
+                .returning(OutboxMessage.id)
                 .execution_options(synchronize_session=False)
-            )
+            ).all()
             session.commit()
-            rows = session.execute(
-                select(
-                    OutboxMessage.id,
-                    OutboxMessage.target,
-                    OutboxMessage.operation,
-                    OutboxMessage.payload,
-                )
-                .where(OutboxMessage.claimed_by == claim, OutboxMessage.status == PENDING)
-                .order_by(OutboxMessage.id)
-            )
             return [
-                (mid, mid in doubtful, target, operation, str((payload or {}).get("ticket")))
-                for mid, target, operation, payload in rows
+                (
+                    mid,
+                    candidates[mid].claimed_by is not None,
+                    candidates[mid].target,
+                    candidates[mid].operation,
+                    str((candidates[mid].payload or {}).get("ticket")),
+                )
+                for mid in sorted(claimed)
             ]
 
     def _deliver_one(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import responses
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -300,3 +301,29 @@ def test_local_target_writes_and_marks_delivered_together(app: Flask, session: S
     assert [(a.name, a.public) for a in view.attachments] == [("report.json", False)]
     assert [(c.body, c.public) for c in view.comments] == [("hi", True)]
     assert isinstance(LocalTicketStore(session), TicketConnector)
+
+
+def test_a_claim_is_one_read_and_one_update_and_says_what_is_in_doubt(
+    app: Flask, session: Session
+) -> None:
+    """Claiming reads the due messages with what delivery needs, then one UPDATE returns what the
+    claim owns: two statements and one commit, whatever the batch size."""
+    comment(session)
+    comment(session, key="ev-1:comment:public")
+    clock = Clock()
+    dispatcher(app, FakeConnector(), clock)._claim("w1:crashed", 10, None)  # dies: in doubt
+    comment(session, key="ev-2:comment:internal")
+    clock.advance(minutes=5, seconds=1)  # past the crashed claim's lease
+    statements: list[str] = []
+    engine = app.extensions["db"].engine
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[0]))
+
+    batch = dispatcher(app, FakeConnector(), clock, worker="w2")._claim_batch("w2:1", 10, None)
+
+    assert [s.upper() for s in statements] == ["SELECT", "UPDATE"]
+    assert [(doubt, ticket) for _id, doubt, _t, _op, ticket in batch] == [
+        (True, "SUP-7"),
+        (True, "SUP-7"),
+        (False, "SUP-7"),
+    ]
+    assert [m.claimed_by for m in outbox.list_messages(session)] == ["w2:1"] * 3
