@@ -9,6 +9,9 @@ stand-in on loopback answering each call after 21 ms. Every address is loopback.
    the scheduled time to the 202. Prints p50/p99/max and errors, then how long the workers took
    to enrich the lot, and the CPU time the web processes spent per webhook and the worker
    processes per ticket (from /proc: what the cores must pay, however busy the machine is).
+   **Intake alone** — the same, with the workers on other hosts (started only once every webhook
+   is in): what the web tier answers when enrichment does not share its cores; then the workers
+   drain the lot.
 2. **Burst** — ``--burst`` webhooks at once; time from each webhook to its ticket enriched
    (internal comment, attachments, labels and public comment all received): p50/p95/max.
 3. **Crash** — another burst; once some of it is enriched, SIGKILL of every process (gunicorn
@@ -373,9 +376,17 @@ def wait_enriched(standin: JsmStandIn, tickets: list[str], patience: float) -> f
 # -- the phases ------------------------------------------------------------------------------------
 
 
+WARM_UP = 40  # webhooks sent before an intake is measured: a served process is warm
+
+
+def warm_up(deploy: Deployment, args: argparse.Namespace, first: int) -> None:
+    send_all(deploy.base, list(range(first + 900_000, first + 900_000 + WARM_UP)), 20, args.sites)
+
+
 def intake(
     deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
 ) -> dict[str, Any]:
+    warm_up(deploy, args, first)
     numbers = list(range(first, first + int(args.rate * args.seconds)))
     log(f"intake: {len(numbers)} webhooks at {args.rate}/s ...")
     web_cpu, worker_cpu = deploy.cpu()
@@ -401,6 +412,27 @@ def intake(
         # CPU per item, whatever else the machine runs: what the 2 cores must pay
         "web_cpu_ms_per_webhook": round(web_cpu * 1000 / max(1, len(numbers)), 2),
         "worker_cpu_ms_per_ticket": round(worker_cpu * 1000 / max(1, done), 1),
+    }
+
+
+def intake_alone(
+    deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
+) -> dict[str, Any]:
+    warm_up(deploy, args, first)
+    numbers = list(range(first, first + int(args.rate * args.seconds)))
+    log(f"intake alone: {len(numbers)} webhooks at {args.rate}/s, no worker on this host ...")
+    results = send_all(deploy.base, numbers, args.rate, args.sites)
+    latencies = [(answered - due) * 1000 for _n, due, answered, status in results if status == 202]
+    tickets = [f"SUP-{n}" for n, *_rest, status in results if status == 202]
+    log(f"intake alone: p99 {percentile(latencies, 99):.1f} ms; starting the workers ...")
+    deploy.start_workers(args.processes)
+    wait_enriched(standin, tickets, args.patience)
+    return {
+        "alone_intake_p50_ms": round(percentile(latencies, 50), 1),
+        "alone_intake_p99_ms": round(percentile(latencies, 99), 1),
+        "alone_intake_max_ms": round(max(latencies, default=float("nan")), 1),
+        "alone_intake_errors": len(numbers) - len(tickets),
+        "alone_enriched": sum(1 for t in tickets if enriched(standin, t)),
     }
 
 
@@ -515,7 +547,10 @@ def main() -> None:
         "--patience", type=float, default=300, help="longest wait for enrichment, s"
     )
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["intake", "burst", "crash", "scaling"]
+        "--skip",
+        action="append",
+        default=[],
+        choices=["intake", "intake_alone", "burst", "crash", "scaling"],
     )
     args = parser.parse_args()
 
@@ -533,6 +568,7 @@ def main() -> None:
         (name, phase)
         for name, phase in (
             ("intake", intake),
+            ("intake_alone", intake_alone),
             ("burst", burst),
             ("crash", crash),
             ("scaling", scaling),
@@ -546,7 +582,7 @@ def main() -> None:
             try:
                 deploy.seed(args.sites)
                 deploy.start_web()
-                if name != "scaling":
+                if name not in ("intake_alone", "scaling"):  # these start their own
                     deploy.start_workers(args.processes)
                 result = phase(deploy, standin, args, index * 1_000_000)
                 figures.update(result)
