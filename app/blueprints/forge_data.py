@@ -7,10 +7,13 @@ looked up *within* that tenant (404 otherwise). Reads answer from the cache only
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, g, jsonify
+from marshmallow import Schema
 
 from app import clock, storage
 from app.auth import forge_required
@@ -222,35 +225,41 @@ def post_scheduled_refresh() -> ScheduledSummary:
 # -- Rovo actions ----------------------------------------------------------------------------------
 
 
-def _rovo_space(body: dict[str, Any]) -> Space | None:
-    return _space(body["space_key"]) if body["space_key"] else None
+RovoView = Callable[[Space, dict[str, Any]], Any]
 
 
-@bp.post("/rovo/api-inventory", tags=ROVO_TAGS)
-@forge_required
-@bp.arguments(ApiInventoryIn, arg_name="body")
-@bp.response(200, RovoOut)
-@bp.errors(400, 401, 404, 413, 422)
-def post_rovo_api_inventory(body: dict[str, Any]) -> Any:
+def rovo_action(path: str, arguments: type[Schema]) -> Callable[[RovoView], Callable[..., Any]]:
+    """A Rovo action at ``POST path``: Forge-authenticated, ``arguments`` in the body, answered
+    in the Rovo shape. The view gets the body's space (404 outside the tenant); an action asked
+    without a space answers that it needs one."""
+
+    def decorator(view: RovoView) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def with_space(body: dict[str, Any]) -> Any:
+            if not body["space_key"]:
+                return rovo.context_required()
+            return view(_space(body["space_key"]), body)
+
+        routed = bp.errors(400, 401, 404, 413, 422)(with_space)
+        routed = bp.response(200, RovoOut)(routed)
+        routed = bp.arguments(arguments, arg_name="body")(routed)
+        registered: Callable[..., Any] = bp.post(path, tags=ROVO_TAGS)(forge_required(routed))
+        return registered
+
+    return decorator
+
+
+@rovo_action("/rovo/api-inventory", ApiInventoryIn)
+def post_rovo_api_inventory(space: Space, body: dict[str, Any]) -> Any:
     """query-api-inventory: API Manager instances by environment, from the cache."""
-    space = _rovo_space(body)
-    if space is None:
-        return rovo.context_required()
     return rovo.api_inventory(
         get_session(), space, now=_now(), environment=body["environment"], query=body["query"]
     )
 
 
-@bp.post("/rovo/runtime-apps", tags=ROVO_TAGS)
-@forge_required
-@bp.arguments(RuntimeAppsIn, arg_name="body")
-@bp.response(200, RovoOut)
-@bp.errors(400, 401, 404, 413, 422)
-def post_rovo_runtime_apps(body: dict[str, Any]) -> Any:
+@rovo_action("/rovo/runtime-apps", RuntimeAppsIn)
+def post_rovo_runtime_apps(space: Space, body: dict[str, Any]) -> Any:
     """query-runtime-apps: applications and deployments by environment, from the cache."""
-    space = _rovo_space(body)
-    if space is None:
-        return rovo.context_required()
     return rovo.runtime_apps(
         get_session(),
         space,
@@ -261,16 +270,9 @@ def post_rovo_runtime_apps(body: dict[str, Any]) -> Any:
     )
 
 
-@bp.post("/rovo/refresh-dataset", tags=ROVO_TAGS)
-@forge_required
-@bp.arguments(RefreshDatasetIn, arg_name="body")
-@bp.response(200, RovoOut)
-@bp.errors(400, 401, 404, 413, 422)
-def post_rovo_refresh_dataset(body: dict[str, Any]) -> Any:
+@rovo_action("/rovo/refresh-dataset", RefreshDatasetIn)
+def post_rovo_refresh_dataset(space: Space, body: dict[str, Any]) -> Any:
     """refresh-dataset: refresh one dataset from Anypoint now, then describe the cache."""
-    space = _rovo_space(body)
-    if space is None:
-        return rovo.context_required()
     session = get_session()
     return rovo.refresh_dataset(
         session,
@@ -283,16 +285,9 @@ def post_rovo_refresh_dataset(body: dict[str, Any]) -> Any:
     )
 
 
-@bp.post("/rovo/endpoints", tags=ROVO_TAGS)
-@forge_required
-@bp.arguments(EndpointsIn, arg_name="body")
-@bp.response(200, RovoOut)
-@bp.errors(400, 401, 404, 413, 422)
-def post_rovo_endpoints(body: dict[str, Any]) -> Any:
+@rovo_action("/rovo/endpoints", EndpointsIn)
+def post_rovo_endpoints(space: Space, body: dict[str, Any]) -> Any:
     """answer-endpoint-question: HTTP methods and paths from the endpoints cache."""
-    space = _rovo_space(body)
-    if space is None:
-        return rovo.context_required()
     return rovo.endpoints(
         get_session(),
         space,
