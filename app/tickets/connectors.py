@@ -68,7 +68,7 @@ class ConnectorFactory:
     """The dispatcher's ``connector_factory``: a local store per session, and Service Management
     through one connector — this process's shared one (``shared=True``), or its own.
 
-    The local store does not commit by itself here: the dispatcher commits its write together
+    The local store never commits by itself: the dispatcher commits its write together
     with the message's "delivered" mark. Call :meth:`close` when done.
     """
 
@@ -79,7 +79,7 @@ class ConnectorFactory:
 
     def __call__(self, session: Session, target: str) -> TicketConnector | None:
         if target == TARGET_LOCAL:
-            return LocalTicketStore(session, autocommit=False)
+            return LocalTicketStore(session)
         if target == TARGET_JSM and jsm_configured(self.config):
             if self._jsm is None:
                 self._jsm = (

@@ -6,9 +6,9 @@ not configured (and by the support console).
 passes through the redaction module first. The browse functions (:func:`list_tickets`,
 :func:`ticket_detail`, :func:`create_ticket`) serve the support routes.
 
-The store writes through the session it is given: with ``autocommit=True`` (the default) each call
-commits like a remote system would; the outbox dispatcher passes ``autocommit=False`` so that the
-write and the message's "delivered" mark commit together.
+The store writes through the session it is given and never commits: the caller's unit of work
+does (:mod:`app.unit_of_work`) — for the outbox dispatcher, the write together with the
+message's "delivered" mark.
 """
 
 from __future__ import annotations
@@ -76,11 +76,10 @@ def create_ticket(
     severity: str | None = None,
     fields: Mapping[str, Any] | None = None,
     installation_id: str | None = None,
-    commit: bool = True,
 ) -> Ticket:
     """A new local ticket; its key (``MSUP-<id>``) comes from the row id, so it never collides.
 
-    Summary, description and fields are redacted before they are stored.
+    Summary, description and fields are redacted before they are stored; the caller commits.
     """
     redactor = Redactor()
     ticket = Ticket(
@@ -97,8 +96,6 @@ def create_ticket(
     session.flush()
     ticket.key = ticket_key(ticket.id)
     session.flush()
-    if commit:
-        session.commit()
     return ticket
 
 
@@ -169,15 +166,12 @@ def _is_text(content_type: str) -> bool:
 class LocalTicketStore:
     """A :class:`~app.tickets.TicketConnector` on the local ticket tables."""
 
-    def __init__(
-        self, session: Session, *, autocommit: bool = True, author: str = DEFAULT_AUTHOR
-    ) -> None:
+    def __init__(self, session: Session, *, author: str = DEFAULT_AUTHOR) -> None:
         self.session = session
-        self.autocommit = autocommit
         self.author = author
 
     def __repr__(self) -> str:
-        return f"LocalTicketStore(autocommit={self.autocommit!r})"
+        return "LocalTicketStore()"
 
     def _ticket(self, key: str) -> Ticket:
         ticket = find_ticket(self.session, key)
@@ -188,9 +182,7 @@ class LocalTicketStore:
         return ticket
 
     def _done(self) -> None:
-        self.session.flush()
-        if self.autocommit:
-            self.session.commit()
+        self.session.flush()  # ids are set; the caller's unit of work commits
 
     # --- TicketConnector ---
 

@@ -47,15 +47,18 @@ def run(app: Flask, session: Session) -> DiagnosticRun:
     )
     session.add(space)
     session.commit()
-    return run_for_space(
+    run = run_for_space(
         session, space, config=app.config, box=app.extensions["secret_box"], requested_by="test"
     )
+    session.commit()
+    return run
 
 
 def test_attach_to_the_local_store(
     runner: FlaskCliRunner, session: Session, run: DiagnosticRun
 ) -> None:
     ticket = store.create_ticket(session, summary="Console ticket")
+    session.commit()
 
     result = runner.invoke(attach, [run.id, "--ticket", ticket.key])
 
@@ -83,6 +86,7 @@ def test_attach_to_the_local_store(
 
 def test_unknown_run_exits_2_with_one_line(runner: FlaskCliRunner, session: Session) -> None:
     ticket = store.create_ticket(session, summary="x")
+    session.commit()
     result = runner.invoke(attach, ["no-such-run", "--ticket", ticket.key])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "no-such-run" in result.stderr

@@ -195,6 +195,7 @@ def test_a_tickets_messages_are_looked_up_once_and_its_report_rendered_once_per_
     with db_app.extensions["db"].session() as session:
         site(session, ("OPS", "api-manager-sandbox-only"))
         keys = [ticket_store.create_ticket(session, summary=f"t{n}").key for n in range(2)]
+        session.commit()
     client = db_app.test_client()
     statements = Statements(db_app.extensions["db"].engine)
 

@@ -298,6 +298,7 @@ def test_a_ticket_whose_worker_died_is_enriched_once_by_the_sweeper(
     with app.extensions["db"].session() as session:
         site(session, ("OPS", "healthy"))
         key = ticket_store.create_ticket(session, summary="placeholder").key
+        session.commit()
     jobs.set_queue(app, Recorder(app))
     assert post(client, issue_created(key=key)).status_code == 202
     sessions = app.extensions["db"].sessionmaker
@@ -397,6 +398,7 @@ def test_a_burst_of_tickets_from_one_site_shares_one_fresh_diagnosis(
     with app.extensions["db"].session() as session:
         site(session, ("OPS", "healthy"))
         keys = [ticket_store.create_ticket(session, summary=f"t{n}").key for n in range(3)]
+        session.commit()
     for number, key in enumerate(keys):
         payload = issue_created(key=key)
         payload["issue"]["id"] = str(30000 + number)

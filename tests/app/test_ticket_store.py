@@ -236,6 +236,7 @@ def test_sla_of_a_ticket(
     assert sla["resolution_breached"] is False
 
     unrated = store.create_ticket(session, summary="y")
+    session.commit()
     answer = client.get(f"/support/v1/tickets/{unrated.key}/sla", headers=tokens["viewer"])
     assert answer.status_code == 409
     unrated.labels = ["mulesight-sev-3"]
@@ -253,6 +254,7 @@ def test_attach_a_run_to_a_local_ticket_once(
         session, space, config=app.config, box=app.extensions["secret_box"], requested_by="test"
     )
     ticket = store.create_ticket(session, summary="Console ticket")
+    session.commit()
 
     answer = client.post(
         f"/support/v1/runs/{run.id}/attach", json={"ticket": ticket.key}, headers=tokens["support"]

@@ -43,8 +43,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("app/services/runs.py", "fresh_run_for_space"): "releases the shared run's row lock",
     ("app/tickets/enrichment.py", "process_webhook_event"): "messages commit with the done status",
     ("app/tickets/enrichment.py", "_mark_failed"): "the failed status after a rollback",
-    ("app/tickets/store.py", "create_ticket"): "console ticket",
-    ("app/tickets/store.py", "LocalTicketStore._done"): "the local store acting as a remote",
 }
 
 
