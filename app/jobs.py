@@ -114,10 +114,13 @@ def dispatch_outbox(payload: Mapping[str, Any]) -> None:
 
 @job(REFRESH_SPACE)
 def refresh_space(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A space's dataset refresh, manual or scheduled (:mod:`app.services.refresh_jobs`)."""
+    """A space's dataset refresh, manual or scheduled (:mod:`app.services.refresh_jobs`): its
+    snapshots commit once, at its end."""
     from app.services.refresh_jobs import run_refresh_job
+    from app.unit_of_work import unit_of_work
 
-    return run_refresh_job(payload)
+    with unit_of_work() as session:
+        return run_refresh_job(session, payload)
 
 
 @job(SITE_CHECK)

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify
 from marshmallow import Schema
+from sqlalchemy.orm import Session
 
 from app import clock, storage
 from app.auth import forge_required
@@ -140,9 +141,7 @@ def post_refresh(body: dict[str, Any]) -> RefreshSummary | Response:
     space = storage.get_space(session, g.tenant.installation_id, body["space_key"])
     asset = _asset(session, space, body)
     try:
-        return refresh_jobs.refresh_now(
-            _queue(), session, space, dataset=body["dataset"], asset=asset, wait_s=_wait_s()
-        )
+        return _refresh_now(session, space, dataset=body["dataset"], asset=asset)
     except refresh.DatasetDisabled as exc:
         raise ApiError(409, "dataset_disabled", str(exc)) from None
     except refresh.EndpointsTargetRequired as exc:
@@ -155,6 +154,16 @@ def post_refresh(body: dict[str, Any]) -> RefreshSummary | Response:
 
 def _queue() -> JobQueue:
     return get_queue(real_app())
+
+
+def _refresh_now(
+    session: Session, space: Space, *, dataset: str | None, asset: refresh.AssetRef | None = None
+) -> RefreshSummary:
+    """Record the refresh, commit it (a worker reads the job's row), then wake and wait."""
+    queue, space_key = _queue(), space.key
+    job_id = refresh_jobs.record_refresh(queue, session, space, dataset=dataset, asset=asset)
+    session.commit()  # the job is durable before a worker is woken
+    return refresh_jobs.await_refresh(queue, session, space_key, job_id, wait_s=_wait_s())
 
 
 def _wait_s() -> float:
@@ -213,13 +222,30 @@ def post_scheduled_refresh() -> ScheduledSummary:
     One background job per due space; the answer waits up to ``MULESIGHT_REFRESH_WAIT_S`` and
     lists the spaces refreshed by then, and as ``deferred`` those still refreshing.
     """
-    return refresh_jobs.run_scheduled(
+    return scheduled_refresh(
         _queue(),
         get_session(),
         _now(),
         installation_id=g.tenant.installation_id,
         wait_s=_wait_s(),
     )
+
+
+def scheduled_refresh(
+    queue: JobQueue,
+    session: Session,
+    now: datetime,
+    *,
+    installation_id: str | None = None,
+    wait_s: float,
+) -> ScheduledSummary:
+    """One refresh job per due space (of ``installation_id``, or all), each space's claim and
+    job committed as a step of its own; then wake them and wait up to ``wait_s`` in all."""
+    spaces, scheduled = refresh_jobs.due_for_schedule(session, now, installation_id=installation_id)
+    for space in spaces:
+        refresh_jobs.schedule_space(queue, session, space, now, scheduled)
+        session.commit()  # this space's claim and job, durable before the next and the wake-up
+    return refresh_jobs.await_scheduled(queue, session, scheduled, wait_s=wait_s)
 
 
 # -- Rovo actions ----------------------------------------------------------------------------------
@@ -279,9 +305,7 @@ def post_rovo_refresh_dataset(space: Space, body: dict[str, Any]) -> Any:
         space,
         dataset=body["dataset"],
         now=_now(),
-        refresh=lambda dataset: refresh_jobs.refresh_now(
-            _queue(), session, space, dataset=dataset, wait_s=_wait_s()
-        ),
+        refresh=lambda dataset: _refresh_now(session, space, dataset=dataset),
     )
 
 

@@ -7,10 +7,12 @@ one is queued again). A worker that dies mid-refresh leaves its job ``running``;
 queues it again once the lease ran out, and another worker refreshes the space (snapshot writes
 are upserts: a repeated refresh stores the same rows).
 
-- :func:`refresh_now` — a refresh asked for by a person (Forge, Rovo): record, wake, wait a
-  bounded time, and answer with the summary — or :class:`RefreshPending` if it is still going.
-- :func:`schedule_due_spaces` — the scheduled trigger: one job per due space, each recorded in
-  the transaction that marks the space as scheduled.
+- :func:`record_refresh` then :func:`await_refresh` — a refresh asked for by a person (Forge,
+  Rovo): record, commit (the request), wake, wait a bounded time, and answer with the summary —
+  or :class:`RefreshPending` if it is still going.
+- :func:`due_for_schedule`, :func:`schedule_space` then :func:`await_scheduled` — the scheduled
+  trigger: one job per due space, each recorded in the step (committed by the request) that
+  marks the space as scheduled.
 """
 
 from __future__ import annotations
@@ -91,37 +93,38 @@ def submit_refresh(
     )
 
 
-def _recorded(session: Session, record: Callable[[], Job]) -> int:
-    """Commit what ``record`` adds; a concurrent caller recording the same slot first wins."""
-    try:
-        job_id = record().id
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        job_id = record().id  # the other caller's row, now committed
-        session.commit()
-    return job_id
-
-
-def refresh_now(
+def record_refresh(
     queue: JobQueue,
     session: Session,
     space: Space,
     *,
     dataset: str | None = None,
     asset: AssetRef | None = None,
-    wait_s: float,
+) -> int:
+    """:func:`submit_refresh`, for a person waiting on it (:func:`await_refresh`); the job's id.
+
+    A concurrent caller that recorded the same slot first wins: this caller's transaction is
+    rolled back and the other's row returned. The caller commits before :func:`await_refresh`
+    wakes a worker.
+    """
+    try:
+        return submit_refresh(queue, session, space, dataset=dataset, asset=asset).id
+    except IntegrityError:
+        session.rollback()
+        # the other caller's row, committed: its insert held ours until then
+        return submit_refresh(queue, session, space, dataset=dataset, asset=asset).id
+
+
+def await_refresh(
+    queue: JobQueue, session: Session, space_key: str, job_id: int, *, wait_s: float
 ) -> RefreshSummary:
-    """Refresh ``space`` as a job and wait up to ``wait_s`` for its summary.
+    """Wake a worker for the recorded (and committed) refresh ``job_id`` of space ``space_key``
+    and wait up to ``wait_s`` for its summary.
 
     Raises :class:`~app.services.refresh.DatasetDisabled`,
     :class:`~app.services.refresh.EndpointsTargetRequired` (as a direct refresh would),
     :class:`RefreshFailed` or :class:`RefreshPending`.
     """
-    space_key = space.key
-    job_id = _recorded(
-        session, lambda: submit_refresh(queue, session, space, dataset=dataset, asset=asset)
-    )
     queue.wake(job_id)
     finished = wait_for_job(session, job_id, timeout_s=wait_s)
     if finished.status == job_store.DONE:
@@ -182,15 +185,11 @@ class Scheduled:
     skipped: list[dict[str, str]] = field(default_factory=list)
 
 
-def schedule_due_spaces(
-    queue: JobQueue, session: Session, now: datetime, *, installation_id: str | None = None
-) -> Scheduled:
-    """One refresh job per space (of ``installation_id``, or all) whose sync interval elapsed.
-
-    Each space is claimed and its job recorded in one transaction, so a crash between the two
-    loses no refresh, and concurrent triggers never queue one space twice. Call :meth:`wake` for
-    the returned jobs (done here).
-    """
+def due_for_schedule(
+    session: Session, now: datetime, *, installation_id: str | None = None
+) -> tuple[list[Space], Scheduled]:
+    """The spaces (of ``installation_id``, or all) whose sync interval elapsed, for
+    :func:`schedule_space` one by one, and a :class:`Scheduled` that lists the others skipped."""
     scheduled = Scheduled()
     spaces = snapshots.due_spaces(session, now, installation_id=installation_id)
     due_ids = {s.id for s in spaces}
@@ -198,25 +197,33 @@ def schedule_due_spaces(
         for space in list_spaces(session, installation_id):
             if space.id not in due_ids:
                 scheduled.skipped.append({"space_key": space.key, "reason": "not_due"})
-    for space in spaces:
-        key = space.key
-        if not refresh.crawl_targets(space, None)[0]:
-            scheduled.skipped.append({"space_key": key, "reason": "all_datasets_disabled"})
-            continue
-        if not snapshots.claim_scheduled_refresh(session, space, now):
-            session.rollback()
-            scheduled.skipped.append({"space_key": key, "reason": "claimed_elsewhere"})
-            continue
-        try:
-            job_id = submit_refresh(queue, session, space).id
-            session.commit()
-            scheduled.queued.append((key, job_id))
-        except IntegrityError:  # a refresh of the space was recorded at this very moment
-            session.rollback()
-            scheduled.skipped.append({"space_key": key, "reason": "claimed_elsewhere"})
-    for _key, job_id in scheduled.queued:
-        queue.wake(job_id)
-    return scheduled
+    return spaces, scheduled
+
+
+def schedule_space(
+    queue: JobQueue, session: Session, space: Space, now: datetime, scheduled: Scheduled
+) -> None:
+    """Claim a due space and record its refresh job in the caller's transaction; noted in
+    ``scheduled`` as queued or skipped.
+
+    The caller commits each space's claim and job as a step of its own, with nothing else in
+    it: so a crash between the two loses no refresh, and concurrent triggers never queue one
+    space twice (a space claimed elsewhere rolls this step back). Wake the queued jobs after
+    the commit (:func:`await_scheduled`).
+    """
+    key = space.key
+    if not refresh.crawl_targets(space, None)[0]:
+        scheduled.skipped.append({"space_key": key, "reason": "all_datasets_disabled"})
+        return
+    if not snapshots.claim_scheduled_refresh(session, space, now):
+        session.rollback()
+        scheduled.skipped.append({"space_key": key, "reason": "claimed_elsewhere"})
+        return
+    try:
+        scheduled.queued.append((key, submit_refresh(queue, session, space).id))
+    except IntegrityError:  # a refresh of the space was recorded at this very moment
+        session.rollback()
+        scheduled.skipped.append({"space_key": key, "reason": "claimed_elsewhere"})
 
 
 @dataclass
@@ -229,17 +236,18 @@ class ScheduledSummary:
     deferred: list[str] = field(default_factory=list)
 
 
-def run_scheduled(
+def await_scheduled(
     queue: JobQueue,
     session: Session,
-    now: datetime,
+    scheduled: Scheduled,
     *,
-    installation_id: str | None = None,
     wait_s: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> ScheduledSummary:
-    """:func:`schedule_due_spaces`, then wait up to ``wait_s`` in all for the refreshes."""
-    scheduled = schedule_due_spaces(queue, session, now, installation_id=installation_id)
+    """Wake the jobs :func:`schedule_space` recorded (and the caller committed), then wait up to
+    ``wait_s`` in all for the refreshes."""
+    for _key, job_id in scheduled.queued:
+        queue.wake(job_id)
     summary = ScheduledSummary(skipped=list(scheduled.skipped))
     end = clock() + wait_s
     for key, job_id in scheduled.queued:
@@ -256,38 +264,37 @@ def run_scheduled(
 # -- the job ---------------------------------------------------------------------------------------
 
 
-def run_refresh_job(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The :data:`REFRESH_SPACE` job (``{"space_id", "dataset", "asset"}``): refresh the space;
-    the result is its summary. A turned-off dataset or a missing endpoints target fails it
-    for good, with what to tell the person who asked."""
+def run_refresh_job(session: Session, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`REFRESH_SPACE` job's work (``{"space_id", "dataset", "asset"}``): refresh the
+    space, its snapshots written in ``session`` (the job commits them once, at the end); the
+    result is its summary. A turned-off dataset or a missing endpoints target fails it for good,
+    with what to tell the person who asked."""
     from flask import current_app
 
     from app.crypto import secret_box
-    from app.unit_of_work import unit_of_work
 
-    with unit_of_work() as session:  # the refresh's snapshots commit once, at its end
-        space = session.get(Space, int(payload["space_id"]))
-        if space is None:
-            raise JobFailed(
-                "The space was removed before its refresh ran.",
-                result={"status": 404, "code": "not_found", "message": "No such space."},
-            )
-        asset = AssetRef(*payload["asset"]) if payload.get("asset") else None
-        try:
-            summary = refresh.refresh_space(
-                session,
-                space,
-                secret_box(),
-                current_app.config,
-                dataset=payload.get("dataset"),
-                asset=asset,
-            )
-        except DatasetDisabled as exc:
-            raise JobFailed(str(exc), result=_error(409, "dataset_disabled", str(exc))) from None
-        except EndpointsTargetRequired as exc:
-            raise JobFailed(
-                str(exc), result=_error(422, "endpoints_target_required", str(exc))
-            ) from None
+    space = session.get(Space, int(payload["space_id"]))
+    if space is None:
+        raise JobFailed(
+            "The space was removed before its refresh ran.",
+            result={"status": 404, "code": "not_found", "message": "No such space."},
+        )
+    asset = AssetRef(*payload["asset"]) if payload.get("asset") else None
+    try:
+        summary = refresh.refresh_space(
+            session,
+            space,
+            secret_box(),
+            current_app.config,
+            dataset=payload.get("dataset"),
+            asset=asset,
+        )
+    except DatasetDisabled as exc:
+        raise JobFailed(str(exc), result=_error(409, "dataset_disabled", str(exc))) from None
+    except EndpointsTargetRequired as exc:
+        raise JobFailed(
+            str(exc), result=_error(422, "endpoints_target_required", str(exc))
+        ) from None
     return summary_to_json(summary)
 
 
@@ -349,11 +356,13 @@ __all__ = [
     "RefreshPending",
     "Scheduled",
     "ScheduledSummary",
+    "await_refresh",
+    "await_scheduled",
+    "due_for_schedule",
+    "record_refresh",
     "refresh_key",
-    "refresh_now",
     "run_refresh_job",
-    "run_scheduled",
-    "schedule_due_spaces",
+    "schedule_space",
     "submit_refresh",
     "summary_from_json",
     "summary_to_json",

@@ -168,7 +168,7 @@ def refresh_dataset(
     refresh: Callable[[str], RefreshSummary],
 ) -> RovoAnswer:
     """Refresh one dataset now (refresh-dataset) with ``refresh`` (a background job, waited
-    for: :func:`app.services.refresh_jobs.refresh_now`), then say what the cache holds."""
+    for: :func:`app.services.refresh_jobs.await_refresh`), then say what the cache holds."""
     name = DATASETS_BY_KEY[dataset].name
     space_key = space.key
     try:

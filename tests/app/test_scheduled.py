@@ -1,4 +1,4 @@
-"""POST /forge/v1/scheduled/refresh and ``run_scheduled``: only due spaces of the calling
+"""POST /forge/v1/scheduled/refresh and ``scheduled_refresh``: only due spaces of the calling
 installation, claimed once, each refreshed by its own background job."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app import jobs, storage
-from app.services.refresh_jobs import run_scheduled
+from app.blueprints.forge_data import scheduled_refresh
 from app.storage import snapshots
 from tests.app.conftest import SITE_A, SITE_B, app_now
 from tests.app.test_refresh import connect
@@ -106,7 +106,7 @@ def test_the_trigger_needs_a_token(client: FlaskClient) -> None:
     assert client.post(URL).status_code == 401
 
 
-# -- the service (what a CLI calls) ----------------------------------------------------------------
+# -- the trigger itself (what a CLI would call) -----------------------------------------------------
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def session(app: Flask) -> Iterator[Session]:
 def scheduled_now(
     app: Flask, session: Session, queue: jobs.JobQueue | None = None, **kw: Any
 ) -> Any:
-    return run_scheduled(queue or jobs.SyncQueue(app), session, app_now(app), wait_s=0, **kw)
+    return scheduled_refresh(queue or jobs.SyncQueue(app), session, app_now(app), wait_s=0, **kw)
 
 
 @pytest.mark.usefixtures("spaces")

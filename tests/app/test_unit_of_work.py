@@ -37,8 +37,6 @@ ALLOWLIST: dict[tuple[str, str], str] = {
 
 # Services that still commit: each is to move to the request, job or command that calls it.
 PENDING: dict[tuple[str, str], str] = {
-    ("app/services/refresh_jobs.py", "_recorded"): "refresh request",
-    ("app/services/refresh_jobs.py", "schedule_due_spaces"): "claim + job, one per space",
     ("app/services/runs.py", "run_for_space"): "the run is durable before the next step",
     ("app/services/runs.py", "fresh_run_for_space"): "releases the shared run's row lock",
     ("app/tickets/enrichment.py", "process_webhook_event"): "messages commit with the done status",
