@@ -1,8 +1,11 @@
 """The service's background jobs and the app's queue: ``get_queue(app).enqueue(name, payload)``.
 
 A job is a function registered under a name with :func:`job`; it takes its JSON-able payload and
-runs inside its own app context (use ``get_db().session()``, never the request's session). Every
-job is a row of the ``jobs`` table first (:mod:`app.queue`): the queue — RQ on Redis when
+runs inside its own app context (never the request's session) and is a unit of work: it commits
+with ``unit_of_work(db)`` (:mod:`app.unit_of_work`), once or — where a step must be durable
+before the next — once per step; the services it calls never commit.
+
+Every job is a row of the ``jobs`` table first (:mod:`app.queue`): the queue — RQ on Redis when
 ``MULESIGHT_REDIS_URL`` is set, worker threads in this process otherwise,
 ``MULESIGHT_JOB_QUEUE = "sync"`` for inline — only wakes a worker with the row's id, and a
 sweeper wakes again what a dead process left behind.
@@ -12,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
@@ -27,6 +30,14 @@ from app.queue import (
     build_queue,
     job,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.crypto import SecretBox
+    from app.db import Database
+    from app.models import DiagnosticRun
+    from app.tickets.enrichment import Intake
 
 log = logging.getLogger(__name__)
 
@@ -68,37 +79,85 @@ def run_job_key(run_id: str) -> str:
 
 @job(ENRICH_WEBHOOK_EVENT)
 def enrich_webhook_event(payload: Mapping[str, Any]) -> None:
-    """``{"event_id"}``: enrich the event's ticket, then deliver its messages."""
+    """``{"event_id"}``: enrich the event's ticket in steps, then deliver its messages.
+
+    The outbox messages and the event's ``done`` status commit together; a failure marks the
+    event ``failed`` (a redelivery tries again), in a step of its own after the rollback, and
+    re-raises (the job is retried).
+    """
     from flask import current_app
 
     from app.crypto import secret_box
     from app.db import get_db
+    from app.tickets import enrichment
     from app.tickets.connectors import dispatch_pending, target_for
-    from app.tickets.enrichment import process_webhook_event
+    from app.unit_of_work import unit_of_work
 
     config, db, event_id = current_app.config, get_db(), int(payload["event_id"])
-    with db.session() as session:
-        process_webhook_event(
-            session, event_id, target=target_for(config), config=config, box=secret_box()
+    target = target_for(config)
+    try:
+        _enrich_in_steps(
+            db,
+            lambda session: enrichment.read_event(session, event_id, target=target),
+            lambda session, intake, runs: enrichment.finish_event(session, event_id, intake, runs),
+            config=config,
+            box=secret_box(),
         )
+    except Exception as exc:
+        with unit_of_work(db) as session:
+            enrichment.mark_failed(session, event_id, exc)
+        raise
     dispatch_pending(config, db.sessionmaker, prefix=f"event-{event_id}:")
 
 
 @job(ENRICH_LOCAL_TICKET)
 def enrich_local_ticket(payload: Mapping[str, Any]) -> None:
-    """``{"key"}``: enrich a ticket of the local store, then deliver its messages."""
+    """``{"key"}``: enrich a ticket of the local store in steps, then deliver its messages."""
     from flask import current_app
 
     from app.crypto import secret_box
     from app.db import get_db
     from app.tickets import enrichment
     from app.tickets.connectors import dispatch_pending
-    from app.unit_of_work import unit_of_work
 
     config, db, key = current_app.config, get_db(), str(payload["key"])
-    with unit_of_work(db) as session:
-        enrichment.enrich_local_ticket(session, key, config=config, box=secret_box())
+    _enrich_in_steps(
+        db,
+        lambda session: enrichment.read_local_ticket(session, key),
+        lambda session, intake, runs: enrichment.finish_local_ticket(session, key, intake, runs),
+        config=config,
+        box=secret_box(),
+    )
     dispatch_pending(config, db.sessionmaker, prefix=f"local-{key}:")
+
+
+def _enrich_in_steps(
+    db: Database,
+    read: Callable[[Session], Intake | None],
+    finish: Callable[[Session, Intake, list[DiagnosticRun]], object],
+    *,
+    config: Mapping[str, Any],
+    box: SecretBox,
+) -> None:
+    """A ticket's enrichment (:mod:`app.tickets.enrichment`), one unit of work per step: read;
+    diagnose each space — its run durable, and the space's row lock (a burst of tickets shares
+    one run) released, before the next space; then compose, enqueue and ``finish``. Nothing is
+    read (``None``): nothing to do."""
+    from app.tickets import enrichment
+    from app.unit_of_work import unit_of_work
+
+    with unit_of_work(db) as session:
+        intake = read(session)
+    if intake is None:
+        return
+    runs = []
+    for space_id in intake.space_ids:
+        with unit_of_work(db) as session:
+            run = enrichment.diagnose(session, intake, space_id, config=config, box=box)
+        if run is not None:
+            runs.append(run)
+    with unit_of_work(db) as session:
+        finish(session, intake, runs)
 
 
 @job(DISPATCH_OUTBOX)
@@ -125,21 +184,32 @@ def refresh_space(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 @job(SITE_CHECK)
 def site_check(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The site self-check: a run per space (:mod:`app.services.site_check`)."""
+    """The site self-check (:mod:`app.services.site_check`): a run per space, each committed
+    as a step of its own — a check run again after its worker died skips the runs stored."""
     from flask import current_app
 
     from app.crypto import secret_box
-    from app.services.site_check import run_site_check_job
+    from app.services.site_check import check_space
+    from app.unit_of_work import unit_of_work
 
-    return run_site_check_job(payload, config=current_app.config, box=secret_box())
+    config, box, run_ids = current_app.config, secret_box(), []
+    for key in payload["space_keys"]:
+        with unit_of_work() as session:
+            run_ids.append(check_space(session, payload, str(key), config=config, box=box))
+    return {"run_ids": run_ids}
 
 
 @job(DIAGNOSTIC_RUN)
 def diagnostic_run(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A run asked for by Forge (:func:`app.services.runs.run_recorded`)."""
-    from app.services.runs import run_recorded
+    """A run asked for by Forge (:func:`app.services.runs.run_recorded`), stored in one step."""
+    from flask import current_app
 
-    return run_recorded(payload)
+    from app.crypto import secret_box
+    from app.services.runs import run_recorded
+    from app.unit_of_work import unit_of_work
+
+    with unit_of_work() as session:
+        return run_recorded(session, payload, config=current_app.config, box=secret_box())
 
 
 __all__ = [

@@ -98,6 +98,9 @@ def run_for_space(
 ) -> DiagnosticRun:
     """Run diagnostics for ``space``, store the redacted report and return the stored run.
 
+    The caller commits: a job commits each run as a step of its own, so the run is durable
+    before its next step (:mod:`app.jobs`); a request commits it with the response.
+
     In live mode with a Forge ``system_token``, the space's macro pages are searched in Confluence
     (at ``api_base_url``, default: the installation's from its cloud id); if the search fails the
     pages come from render events and the report's ``notes`` say why. Raises ``ScenarioError``
@@ -143,7 +146,6 @@ def run_for_space(
         requested_by=requested_by,
     )
     run_store.add_run(session, run)
-    session.commit()  # durable before the caller's next step (and releases a shared run's lock)
     return run
 
 
@@ -198,7 +200,7 @@ def run_for_site(
     """A run for every configured space of the site, or for the named ones (in that order).
 
     Raises :class:`~app.storage.NotFound` for a named space the site does not have, before any
-    run starts.
+    run starts. The caller commits the runs.
     """
     if space_keys is None:
         spaces = storage.list_spaces(session, installation.id)
@@ -296,8 +298,9 @@ def fresh_run_for_space(
     """The space's run from the last ``MULESIGHT_SHARED_DIAGNOSIS_S`` seconds, else a new one.
 
     Concurrent callers for one space queue on the space's row (``SELECT … FOR UPDATE`` on
-    PostgreSQL): the first runs and stores (its commit releases the row), the others then find its
-    run — so a burst of tickets from one site costs one diagnosis, not one per ticket.
+    PostgreSQL): the first runs and stores, the others then find its run — so a burst of tickets
+    from one site costs one diagnosis, not one per ticket. The caller's commit releases the row:
+    make it the end of a step of its own (see :func:`app.jobs.enrich_webhook_event`).
     """
     now = now or clock.now()
     max_age = timedelta(seconds=float(config.get("MULESIGHT_SHARED_DIAGNOSIS_S") or 0))
@@ -311,7 +314,6 @@ def fresh_run_for_space(
         .limit(1)
     )
     if recent is not None:
-        session.commit()  # releases the row lock
         return recent
     return run_for_space(session, space, config=config, box=box, requested_by=requested_by)
 
@@ -366,47 +368,40 @@ def submit_run(
     return run_id, job.id
 
 
-def run_recorded(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``diagnostic_run`` job: run and store the space's run under the recorded run id."""
-    from flask import current_app
-
-    from app.crypto import secret_box
-    from app.db import get_db
+def run_recorded(
+    session: Session, payload: Mapping[str, Any], *, config: Mapping[str, Any], box: SecretBox
+) -> dict[str, Any]:
+    """The ``diagnostic_run`` job's work: run and store the space's run under the recorded run
+    id (the job commits it)."""
     from app.queue import JobFailed
     from diagnostics.simulator import ScenarioError
 
-    box = secret_box()
-    with get_db().session() as session:
-        if session.get(DiagnosticRun, payload["run_id"]) is not None:  # an earlier try stored it
-            return {"run_id": payload["run_id"]}
-        space = session.get(Space, int(payload["space_id"]))
-        if space is None or space.installation_id != payload["installation_id"]:
-            raise JobFailed(
-                "The space was removed before the run started.",
-                result={
-                    "status": 404,
-                    "code": "not_found",
-                    "message": "The space no longer exists.",
-                },
-            )
-        token = payload.get("system_token")
-        try:
-            run = run_for_space(
-                session,
-                space,
-                config=current_app.config,
-                box=box,
-                requested_by=str(payload["requested_by"]),
-                system_token=box.decrypt(token) if token else None,
-                api_base_url=payload.get("api_base_url"),
-                run_id=str(payload["run_id"]),
-            )
-        except ScenarioError as exc:
-            message = f"The space's simulated scenario: {exc.message}"
-            raise JobFailed(
-                message, result={"status": 409, "code": "scenario_unavailable", "message": message}
-            ) from None
-        return {"run_id": run.id}
+    if session.get(DiagnosticRun, payload["run_id"]) is not None:  # an earlier try stored it
+        return {"run_id": payload["run_id"]}
+    space = session.get(Space, int(payload["space_id"]))
+    if space is None or space.installation_id != payload["installation_id"]:
+        raise JobFailed(
+            "The space was removed before the run started.",
+            result={"status": 404, "code": "not_found", "message": "The space no longer exists."},
+        )
+    token = payload.get("system_token")
+    try:
+        run = run_for_space(
+            session,
+            space,
+            config=config,
+            box=box,
+            requested_by=str(payload["requested_by"]),
+            system_token=box.decrypt(token) if token else None,
+            api_base_url=payload.get("api_base_url"),
+            run_id=str(payload["run_id"]),
+        )
+    except ScenarioError as exc:
+        message = f"The space's simulated scenario: {exc.message}"
+        raise JobFailed(
+            message, result={"status": 409, "code": "scenario_unavailable", "message": message}
+        ) from None
+    return {"run_id": run.id}
 
 
 def run_state(session: Session, installation_id: str, run_id: str) -> RunState:

@@ -85,41 +85,41 @@ def submit_site_check(
     return check_id, job.id
 
 
-def run_site_check_job(
-    payload: Mapping[str, Any], *, config: Mapping[str, Any], box: SecretBox
-) -> dict[str, Any]:
-    """The :data:`~app.jobs.SITE_CHECK` job: a run per space, each stored once under its id."""
-    from app.db import get_db
+def check_space(
+    session: Session,
+    payload: Mapping[str, Any],
+    space_key: str,
+    *,
+    config: Mapping[str, Any],
+    box: SecretBox,
+) -> str:
+    """One space's run of the :data:`~app.jobs.SITE_CHECK` job (``payload``), stored under its
+    id unless an earlier try stored it; returns the run id. The job commits each space's run on
+    its own, so a try that died keeps the runs it stored."""
     from diagnostics.simulator import ScenarioError
 
-    check_id, installation_id = str(payload["check_id"]), str(payload["installation_id"])
-    run_ids: list[str] = []
-    with get_db().session() as session:
-        for key in payload["space_keys"]:
-            run_id = space_run_id(check_id, key)
-            run_ids.append(run_id)
-            if session.get(DiagnosticRun, run_id) is not None:  # stored by an earlier try
-                continue
-            try:
-                space = storage.get_space(session, installation_id, key)
-            except storage.NotFound:
-                continue  # removed since the check was asked for
-            try:
-                runs.run_for_space(
-                    session,
-                    space,
-                    config=config,
-                    box=box,
-                    requested_by=str(payload["requested_by"]),
-                    run_id=run_id,
-                )
-            except ScenarioError as exc:
-                message = f"Space {key}'s simulated scenario: {exc.message}"
-                raise JobFailed(
-                    message,
-                    result={"status": 409, "code": "scenario_unavailable", "message": message},
-                ) from None
-    return {"run_ids": run_ids}
+    run_id = space_run_id(str(payload["check_id"]), space_key)
+    if session.get(DiagnosticRun, run_id) is not None:  # stored by an earlier try
+        return run_id
+    try:
+        space = storage.get_space(session, str(payload["installation_id"]), space_key)
+    except storage.NotFound:
+        return run_id  # removed since the check was asked for
+    try:
+        runs.run_for_space(
+            session,
+            space,
+            config=config,
+            box=box,
+            requested_by=str(payload["requested_by"]),
+            run_id=run_id,
+        )
+    except ScenarioError as exc:
+        message = f"Space {space_key}'s simulated scenario: {exc.message}"
+        raise JobFailed(
+            message, result={"status": 409, "code": "scenario_unavailable", "message": message}
+        ) from None
+    return run_id
 
 
 def site_check_state(
@@ -178,7 +178,7 @@ def wait_for_site_check(
 
 __all__ = [
     "SiteCheckState",
-    "run_site_check_job",
+    "check_space",
     "site_check_key",
     "site_check_state",
     "space_run_id",

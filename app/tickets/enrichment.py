@@ -1,7 +1,9 @@
 """Ticket enrichment: when a ticket arrives, diagnose the customer's site and prepare the ticket,
-in three steps — read, compose, enqueue.
+in three steps — :func:`read`, :func:`diagnose` (once per space), :func:`compose` and enqueue. The
+jobs commit each step on its own (:func:`app.jobs.enrich_webhook_event`); :func:`enrich_ticket`
+runs the three in the caller's transaction.
 
-:func:`enrich_ticket` reads the ticket (:mod:`app.tickets.reading`, the engine's
+Enrichment reads the ticket (:mod:`app.tickets.reading`, the engine's
 :func:`diagnostics.tickets.read_ticket`), finds the installation of the site it names, runs
 diagnostics for the spaces it names (or every configured space of the site), composes the texts
 (:mod:`app.tickets.compose`), then enqueues them (:mod:`app.tickets.enqueue`) — in the caller's
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,7 +59,7 @@ from app.tickets.reading import (
     ticket_from_webhook,
 )
 from diagnostics.redaction import redact_text
-from diagnostics.tickets import read_ticket, ticket_document
+from diagnostics.tickets import TicketReading, read_ticket, ticket_document
 
 log = logging.getLogger(__name__)
 
@@ -96,77 +99,113 @@ def _one_named(candidates: list[Installation], text: str) -> Installation | None
     return candidates[0] if len(candidates) == 1 else None
 
 
-# -- the job --------------------------------------------------------------------------------------
+# -- the steps: read, diagnose (each space on its own), compose and enqueue -------------------------
 
 
-def _runs(
-    session: Session,
-    installation: Installation,
-    text: str,
-    *,
-    config: Mapping[str, Any],
-    box: SecretBox,
-    requested_by: str,
-) -> list[DiagnosticRun]:
+@dataclass(frozen=True)
+class Intake:
+    """What reading a ticket found: its site, and the spaces to diagnose (:func:`read`)."""
+
+    ticket: TicketInput
+    ref: str
+    target: str
+    reading: TicketReading
+    text: str
+    kinds: list[str]
+    site_url: str | None
+    installation_id: str | None
+    ambiguous: bool  # several installations have the site's URL and the ticket names none
+    space_ids: list[int]
+    now: datetime
+
+    @property
+    def requested_by(self) -> str:
+        return f"webhook:{self.ticket.key}"[:255]
+
+
+def _spaces(session: Session, installation: Installation, text: str) -> list[Space]:
+    """The spaces the ticket names, else every configured space of the site (by key)."""
     configured = {
         s.key.upper(): s
         for s in session.scalars(select(Space).where(Space.installation_id == installation.id))
     }
     named = [configured[k.upper()] for k in space_keys_in(text) if k.upper() in configured]
-    spaces = named or sorted(configured.values(), key=lambda s: s.key)
-    return [
-        fresh_run_for_space(session, space, config=config, box=box, requested_by=requested_by)
-        for space in dict.fromkeys(spaces)
-    ]
+    return list(dict.fromkeys(named or sorted(configured.values(), key=lambda s: s.key)))
 
 
-def enrich_ticket(
-    session: Session,
-    ticket: TicketInput,
-    *,
-    ref: str,
-    target: str,
-    config: Mapping[str, Any],
-    box: SecretBox,
-    now: datetime | None = None,
-) -> Enrichment:
-    """Diagnose and enqueue everything for ``ticket`` (see the module docstring).
-
-    Runs are stored (and committed) by the runs service; the outbox messages are added to the
-    session under keys ``"<ref>:…"`` and the caller commits them.
-    """
-    now = now or clock.now()
+def read(
+    session: Session, ticket: TicketInput, *, ref: str, target: str, now: datetime | None = None
+) -> Intake:
+    """Step 1: read ``ticket``, find the installation of the site it names and its spaces."""
     reading = read_ticket(ticket.document)
     document = ticket_document(ticket.document)
-    kinds = security_kinds(document, reading)
     site_url = normalize_site_url(reading.present.get("customer_site_url") or ticket.site_url)
-    result = Enrichment(ticket.key, target, site_url, security_impacting=bool(kinds))
-    result.fresh = not outbox.has_messages(session, f"{ref}:")
     text = document.text
     candidates = find_installations(session, site_url)
     installation = _one_named(candidates, text)
-    if installation is None and len(candidates) > 1:
-        body = ambiguous_site_note(ticket, site_url, kinds)
+    spaces = [] if installation is None else _spaces(session, installation, text)
+    return Intake(
+        ticket=ticket,
+        ref=ref,
+        target=target,
+        reading=reading,
+        text=text,
+        kinds=security_kinds(document, reading),
+        site_url=site_url,
+        installation_id=installation.id if installation is not None else None,
+        ambiguous=installation is None and len(candidates) > 1,
+        space_ids=[space.id for space in spaces],
+        now=now or clock.now(),
+    )
+
+
+def diagnose(
+    session: Session,
+    intake: Intake,
+    space_id: int,
+    *,
+    config: Mapping[str, Any],
+    box: SecretBox,
+) -> DiagnosticRun | None:
+    """Step 2, once per space: the space's fresh run — shared with the tickets of a burst, see
+    :func:`~app.services.runs.fresh_run_for_space` — or ``None`` if the space is gone.
+
+    A job commits each space's run as a step of its own: the run is durable, and the space's
+    row released for the next ticket, before the next space is diagnosed.
+    """
+    space = session.get(Space, space_id)
+    if space is None:
+        return None
+    return fresh_run_for_space(
+        session, space, config=config, box=box, requested_by=intake.requested_by
+    )
+
+
+def compose(session: Session, intake: Intake, runs: Sequence[DiagnosticRun]) -> Enrichment:
+    """Step 3: compose the texts from the runs and enqueue them under keys ``"<ref>:…"`` in the
+    caller's transaction (see the module docstring)."""
+    ticket, ref, reading, kinds, now = (
+        intake.ticket,
+        intake.ref,
+        intake.reading,
+        intake.kinds,
+        intake.now,
+    )
+    result = Enrichment(ticket.key, intake.target, intake.site_url, security_impacting=bool(kinds))
+    result.fresh = not outbox.has_messages(session, f"{ref}:")
+    if intake.ambiguous:
+        body = ambiguous_site_note(ticket, intake.site_url, kinds)
         enqueue.comment(session, result, f"{ref}:comment:internal", body, public=False, now=now)
         enqueue.comment(
             session, result, f"{ref}:comment:public", CLOUD_ID_ASK, public=True, now=now
         )
         return result
-    runs: list[DiagnosticRun] = []
-    if installation is not None:
-        result.installation_id = installation.id
-        runs = _runs(
-            session,
-            installation,
-            text,
-            config=config,
-            box=box,
-            requested_by=f"webhook:{ticket.key}"[:255],
-        )
+    result.installation_id = intake.installation_id
     if not runs:
-        body = unknown_site_note(ticket, site_url, kinds)
+        body = unknown_site_note(ticket, intake.site_url, kinds)
         enqueue.comment(session, result, f"{ref}:comment:internal", body, public=False, now=now)
-        ask = unknown_site_ask(site_url, [k for k in reading.missing if k != "customer_site_url"])
+        missing = [k for k in reading.missing if k != "customer_site_url"]
+        ask = unknown_site_ask(intake.site_url, missing)
         enqueue.comment(session, result, f"{ref}:comment:public", ask, public=True, now=now)
         return result
 
@@ -197,6 +236,24 @@ def enrich_ticket(
     if public is not None:
         enqueue.comment(session, result, f"{ref}:comment:public", public, public=True, now=now)
     return result
+
+
+def enrich_ticket(
+    session: Session,
+    ticket: TicketInput,
+    *,
+    ref: str,
+    target: str,
+    config: Mapping[str, Any],
+    box: SecretBox,
+    now: datetime | None = None,
+) -> Enrichment:
+    """Diagnose and enqueue everything for ``ticket``: the three steps in the caller's
+    transaction, which the caller commits. The jobs commit each space's run on its own
+    (:func:`app.jobs.enrich_webhook_event`)."""
+    intake = read(session, ticket, ref=ref, target=target, now=now)
+    runs = [diagnose(session, intake, i, config=config, box=box) for i in intake.space_ids]
+    return compose(session, intake, [run for run in runs if run is not None])
 
 
 def attach_run(
@@ -246,43 +303,38 @@ def event_ref(event: WebhookEvent) -> str:
     return f"event-{event.id}"
 
 
-def process_webhook_event(
-    session: Session,
-    event_id: int,
-    *,
-    target: str,
-    config: Mapping[str, Any],
-    box: SecretBox,
-    now: datetime | None = None,
-) -> Enrichment | None:
-    """Enrich the ticket of a stored webhook event once; ``None`` if it was done already.
-
-    The outbox messages and the event's ``done`` status commit together; a failure marks the
-    event ``failed`` (a redelivery tries again) and re-raises.
-    """
+def read_event(
+    session: Session, event_id: int, *, target: str, now: datetime | None = None
+) -> Intake | None:
+    """:func:`read` for a stored webhook event; ``None`` if it is gone or was enriched already
+    (the job's row says it runs; the event's own status changes once, with the outcome)."""
     event = session.get(WebhookEvent, event_id)
     if event is None or event.status == DONE:
         return None
-    try:  # the job's row says it runs; the event's own status changes once, with the outcome
-        result = enrich_ticket(
-            session,
-            ticket_from_webhook(event.payload, now),
-            ref=event_ref(event),
-            target=target,
-            config=config,
-            box=box,
-            now=now,
-        )
+    ticket = ticket_from_webhook(event.payload, now)
+    return read(session, ticket, ref=event_ref(event), target=target, now=now)
+
+
+def finish_event(
+    session: Session,
+    event_id: int,
+    intake: Intake,
+    runs: Sequence[DiagnosticRun],
+    *,
+    now: datetime | None = None,
+) -> Enrichment:
+    """:func:`compose` for a webhook event, and its ``done`` status: the job commits the outbox
+    messages and the status together."""
+    result = compose(session, intake, runs)
+    event = session.get(WebhookEvent, event_id)
+    if event is not None:
         event.status, event.processed_at, event.error = DONE, now or clock.now(), None
-        session.commit()
-    except Exception as exc:
-        session.rollback()
-        _mark_failed(session, event_id, exc)
-        raise
     return result
 
 
-def _mark_failed(session: Session, event_id: int, exc: Exception) -> None:
+def mark_failed(session: Session, event_id: int, exc: Exception) -> None:
+    """Mark the event ``failed`` (a redelivery tries again) after its enrichment raised ``exc``
+    and its step was rolled back; the job commits the status."""
     event = session.get(WebhookEvent, event_id)
     if event is not None and event.status == DONE:  # a concurrent run finished it: keep done
         log.info("webhook event %s was enriched by another run meanwhile", event_id)
@@ -290,29 +342,21 @@ def _mark_failed(session: Session, event_id: int, exc: Exception) -> None:
     if event is not None:
         event.status = FAILED
         event.error = redact_text(f"{type(exc).__name__}: {exc}")[:1000]
-        session.commit()
     log.error("enrichment of webhook event %s failed: %s", event_id, type(exc).__name__)
 
 
-def enrich_local_ticket(
-    session: Session,
-    key: str,
-    *,
-    config: Mapping[str, Any],
-    box: SecretBox,
-    now: datetime | None = None,
-) -> Enrichment:
-    """Enrich a ticket of the local store (created from the console); the job commits."""
+def read_local_ticket(session: Session, key: str, *, now: datetime | None = None) -> Intake:
+    """:func:`read` for a ticket of the local store (created from the console)."""
     data = store.LocalTicketStore(session).get_ticket(key)
-    result = enrich_ticket(
-        session,
-        ticket_from_data(data, now),
-        ref=f"local-{key}",
-        target=TARGET_LOCAL,
-        config=config,
-        box=box,
-        now=now,
-    )
+    ticket = ticket_from_data(data, now)
+    return read(session, ticket, ref=f"local-{key}", target=TARGET_LOCAL, now=now)
+
+
+def finish_local_ticket(
+    session: Session, key: str, intake: Intake, runs: Sequence[DiagnosticRun]
+) -> Enrichment:
+    """:func:`compose` for a local ticket, which learns its installation."""
+    result = compose(session, intake, runs)
     row = store.find_ticket(session, key)
     if row is not None and result.installation_id:
         row.installation_id = result.installation_id
@@ -325,11 +369,18 @@ __all__ = [
     "PROCESSING",
     "RECEIVED",
     "Enrichment",
+    "Intake",
     "attach_run",
-    "enrich_local_ticket",
+    "compose",
+    "diagnose",
     "enrich_ticket",
     "event_ref",
     "find_installation",
     "find_installations",
-    "process_webhook_event",
+    "finish_event",
+    "finish_local_ticket",
+    "mark_failed",
+    "read",
+    "read_event",
+    "read_local_ticket",
 ]

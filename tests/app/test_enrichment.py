@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app import jobs
-from app.models import Installation, OutboxMessage, Space, WebhookEvent
+from app.models import DiagnosticRun, Installation, OutboxMessage, Space, WebhookEvent
 from app.services import outbox
 from app.tickets import enrichment, store
 from app.tickets.compose import (
@@ -247,6 +247,7 @@ def test_a_failed_job_leaves_nothing_half_written_and_a_redelivery_retries(
 ) -> None:
     site(session, ("OPS", "healthy"))
     store_ticket = store.create_ticket(session, summary="placeholder")  # the local target
+    session.commit()
     payload = issue_created(key=store_ticket.key)
 
     def broken(*_args: Any, **_kwargs: Any) -> Any:
@@ -276,6 +277,7 @@ def test_a_run_that_collides_with_one_that_finished_leaves_the_event_done(
     """Two runs of one event (a lease given away): the loser's error must not undo ``done``."""
     site(session, ("OPS", "healthy"))
     store_ticket = store.create_ticket(session, summary="placeholder")
+    session.commit()
     monkeypatch.setattr(enrichment, "fresh_run_for_space", _raise_runtime_error)
     assert _post(client, issue_created(key=store_ticket.key)).status_code == 202
     event_id = session.scalars(sa.select(WebhookEvent.id)).one()
@@ -286,18 +288,37 @@ def test_a_run_that_collides_with_one_that_finished_leaves_the_event_done(
             other.commit()
         raise RuntimeError("duplicate outbox key")
 
-    monkeypatch.setattr(enrichment, "enrich_ticket", finished_elsewhere_then_collide)
+    monkeypatch.undo()
+    monkeypatch.setattr(enrichment, "compose", finished_elsewhere_then_collide)
     with app.app_context(), pytest.raises(RuntimeError):
-        enrichment.process_webhook_event(
-            session,
-            event_id,
-            target=TARGET_LOCAL,
-            config=app.config,
-            box=app.extensions["secret_box"],
-        )
+        jobs.enrich_webhook_event({"event_id": event_id})
     session.expire_all()
     assert session.get(WebhookEvent, event_id).status == "done"
 
 
 def _raise_runtime_error(*_args: Any, **_kwargs: Any) -> Any:
     raise RuntimeError("Anypoint exploded")
+
+
+def test_each_spaces_run_is_stored_in_a_step_of_its_own(
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job commits a space's run before it diagnoses the next: a failure on the second
+    space keeps the first's run (its row lock released), and no message is half-written."""
+    site(session, ("DEV", "healthy"), ("OPS", "healthy"))
+    store_ticket = store.create_ticket(session, summary="placeholder")
+    session.commit()
+    real = enrichment.fresh_run_for_space
+
+    def second_breaks(step: Session, space: Space, **kwargs: Any) -> Any:
+        if space.key == "OPS":
+            raise RuntimeError("Anypoint exploded")
+        return real(step, space, **kwargs)
+
+    monkeypatch.setattr(enrichment, "fresh_run_for_space", second_breaks)
+    named = "The macro is empty in the DEV space and in the OPS space."
+    assert _post(client, issue_created(key=store_ticket.key, description=named)).status_code == 202
+    assert session.scalars(sa.select(WebhookEvent.status)).one() == "failed"
+    runs = session.scalars(sa.select(DiagnosticRun.space_id)).all()
+    assert runs == [session.scalars(sa.select(Space.id).where(Space.key == "DEV")).one()]
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0

@@ -35,14 +35,6 @@ ALLOWLIST: dict[tuple[str, str], str] = {
     ("app/services/outbox.py", "Dispatcher._failed"): "a failed attempt is recorded at once",
 }
 
-# Services that still commit: each is to move to the request, job or command that calls it.
-PENDING: dict[tuple[str, str], str] = {
-    ("app/services/runs.py", "run_for_space"): "the run is durable before the next step",
-    ("app/services/runs.py", "fresh_run_for_space"): "releases the shared run's row lock",
-    ("app/tickets/enrichment.py", "process_webhook_event"): "messages commit with the done status",
-    ("app/tickets/enrichment.py", "_mark_failed"): "the failed status after a rollback",
-}
-
 
 def _commits(path: Path) -> Iterator[tuple[str, int]]:
     """``(qualified function, line)`` of every ``<x>.commit()`` call in ``path``."""
@@ -73,13 +65,13 @@ def test_repositories_and_services_never_commit() -> None:
     unexpected = {
         f"{file}:{lines[0]} in {scope or 'module'}"
         for (file, scope), lines in found.items()
-        if (file, scope) not in ALLOWLIST and (file, scope) not in PENDING
+        if (file, scope) not in ALLOWLIST
     }
     assert not unexpected, "commit at the request, job or command instead: " + ", ".join(
         sorted(unexpected)
     )
-    stale = (set(ALLOWLIST) | set(PENDING)) - set(found)
-    assert not stale, f"no longer commits: drop from the lists: {sorted(stale)}"
+    stale = set(ALLOWLIST) - set(found)
+    assert not stale, f"no longer commits: drop from the list: {sorted(stale)}"
 
 
 @pytest.fixture
