@@ -173,15 +173,7 @@ def renew(
     lease: timedelta,
 ) -> bool:
     """Extend the lease of running job ``job_id`` if ``worker`` still owns it."""
-    with session_factory() as session:
-        changed: int = session.execute(  # type: ignore[attr-defined]  # an UPDATE's is a CursorResult
-            update(Job)
-            .where(Job.id == job_id, Job.status == RUNNING, Job.claimed_by == worker[:64])
-            .values(lease_until=now + lease)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        session.commit()
-        return changed == 1
+    return _update_owned(session_factory, job_id, worker, lease_until=now + lease)
 
 
 def finish(
@@ -230,11 +222,19 @@ def fail(
 
 
 def _end(session_factory: Callable[[], Session], job_id: int, worker: str, **values: Any) -> bool:
+    return _update_owned(session_factory, job_id, worker, claimed_by=None, **values)
+
+
+def _update_owned(
+    session_factory: Callable[[], Session], job_id: int, worker: str, **values: Any
+) -> bool:
+    """Set ``values`` on running job ``job_id`` in a step of its own, if ``worker`` still owns
+    it (a lease that expired has passed the job on); whether it did."""
     with session_factory() as session:
         changed: int = session.execute(  # type: ignore[attr-defined]  # an UPDATE's is a CursorResult
             update(Job)
             .where(Job.id == job_id, Job.status == RUNNING, Job.claimed_by == worker[:64])
-            .values(claimed_by=None, **values)
+            .values(**values)
             .execution_options(synchronize_session=False)
         ).rowcount
         session.commit()

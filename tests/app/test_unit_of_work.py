@@ -23,8 +23,7 @@ SCANNED = ("app/storage", "app/services", "app/tickets", "app/queue")
 # The queue and outbox machinery is unit-of-work infrastructure: each commit is its own step.
 ALLOWLIST: dict[tuple[str, str], str] = {
     ("app/queue/store.py", "claim"): "a claimed job is leased before it runs, seen by every worker",
-    ("app/queue/store.py", "renew"): "a lease heartbeat must be visible while the job still runs",
-    ("app/queue/store.py", "_end"): "a job's outcome ends its lease, in one step of its own",
+    ("app/queue/store.py", "_update_owned"): "a lease renewed or ended is seen by every worker",
     ("app/queue/store.py", "sweep"): "expired leases go back to the queue for another worker",
     ("app/queue/store.py", "prune"): "old finished jobs are deleted in bounded batches",
     ("app/queue/backends.py", "JobQueue.enqueue"): "enqueue records the job durably, then wakes",
