@@ -383,34 +383,46 @@ def warm_up(deploy: Deployment, args: argparse.Namespace, first: int) -> None:
     send_all(deploy.base, list(range(first + 900_000, first + 900_000 + WARM_UP)), 20, args.sites)
 
 
+def open_loop(
+    deploy: Deployment, args: argparse.Namespace, first: int, label: str
+) -> tuple[int, list[float], list[str]]:
+    """After a warm-up, ``--rate`` webhooks/s for ``--seconds``: how many were sent, the
+    latency (ms) of each accepted one, and the accepted tickets."""
+    warm_up(deploy, args, first)
+    numbers = list(range(first, first + int(args.rate * args.seconds)))
+    log(f"{label}: {len(numbers)} webhooks at {args.rate}/s ...")
+    results = send_all(deploy.base, numbers, args.rate, args.sites)
+    latencies = [(answered - due) * 1000 for _n, due, answered, status in results if status == 202]
+    tickets = [f"SUP-{n}" for n, *_rest, status in results if status == 202]
+    log(f"{label}: p99 {percentile(latencies, 99):.1f} ms, {len(numbers) - len(tickets)} errors")
+    return len(numbers), latencies, tickets
+
+
+def latency_figures(prefix: str, sent: int, latencies: list[float]) -> dict[str, Any]:
+    return {
+        f"{prefix}_p50_ms": round(percentile(latencies, 50), 1),
+        f"{prefix}_p99_ms": round(percentile(latencies, 99), 1),
+        f"{prefix}_max_ms": round(max(latencies, default=float("nan")), 1),
+        f"{prefix}_errors": sent - len(latencies),
+    }
+
+
 def intake(
     deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
 ) -> dict[str, Any]:
-    warm_up(deploy, args, first)
-    numbers = list(range(first, first + int(args.rate * args.seconds)))
-    log(f"intake: {len(numbers)} webhooks at {args.rate}/s ...")
     web_cpu, worker_cpu = deploy.cpu()
-    results = send_all(deploy.base, numbers, args.rate, args.sites)
+    sent, latencies, tickets = open_loop(deploy, args, first, "intake")
     web_cpu = deploy.cpu()[0] - web_cpu
-    latencies = [(answered - due) * 1000 for _n, due, answered, status in results if status == 202]
-    errors = sum(1 for *_rest, status in results if status != 202)
-    tickets = [f"SUP-{n}" for n, *_rest, status in results if status == 202]
-    log(
-        f"intake: p99 {percentile(latencies, 99):.1f} ms, {errors} errors; waiting for enrichment ..."
-    )
     drained = wait_enriched(standin, tickets, args.patience)
     done = sum(1 for t in tickets if enriched(standin, t))
     worker_cpu = deploy.cpu()[1] - worker_cpu
     return {
-        "webhooks": len(numbers),
-        "intake_p50_ms": round(percentile(latencies, 50), 1),
-        "intake_p99_ms": round(percentile(latencies, 99), 1),
-        "intake_max_ms": round(max(latencies, default=float("nan")), 1),
-        "intake_errors": errors,
+        "webhooks": sent,
+        **latency_figures("intake", sent, latencies),
         "enriched": done,
         "drain_s_after_last_webhook": round(drained, 1),
         # CPU per item, whatever else the machine runs: what the 2 cores must pay
-        "web_cpu_ms_per_webhook": round(web_cpu * 1000 / max(1, len(numbers)), 2),
+        "web_cpu_ms_per_webhook": round(web_cpu * 1000 / max(1, sent), 2),
         "worker_cpu_ms_per_ticket": round(worker_cpu * 1000 / max(1, done), 1),
     }
 
@@ -418,20 +430,11 @@ def intake(
 def intake_alone(
     deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
 ) -> dict[str, Any]:
-    warm_up(deploy, args, first)
-    numbers = list(range(first, first + int(args.rate * args.seconds)))
-    log(f"intake alone: {len(numbers)} webhooks at {args.rate}/s, no worker on this host ...")
-    results = send_all(deploy.base, numbers, args.rate, args.sites)
-    latencies = [(answered - due) * 1000 for _n, due, answered, status in results if status == 202]
-    tickets = [f"SUP-{n}" for n, *_rest, status in results if status == 202]
-    log(f"intake alone: p99 {percentile(latencies, 99):.1f} ms; starting the workers ...")
+    sent, latencies, tickets = open_loop(deploy, args, first, "intake alone (no worker here)")
     deploy.start_workers(args.processes)
     wait_enriched(standin, tickets, args.patience)
     return {
-        "alone_intake_p50_ms": round(percentile(latencies, 50), 1),
-        "alone_intake_p99_ms": round(percentile(latencies, 99), 1),
-        "alone_intake_max_ms": round(max(latencies, default=float("nan")), 1),
-        "alone_intake_errors": len(numbers) - len(tickets),
+        **latency_figures("alone_intake", sent, latencies),
         "alone_enriched": sum(1 for t in tickets if enriched(standin, t)),
     }
 
