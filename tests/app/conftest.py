@@ -35,6 +35,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from app import create_app
 from app.clock import EXTENSION as clock_extension
 from app.config import ENV_VARIABLES, FORGE_JWKS_URL
+from app.jobs import RedisQueue, build_queue, set_queue
 
 APP_ID = "ari:cloud:ecosystem::app/73856157-5880-44b7-9347-6c0c688e1923"
 SITE_A = "ari:cloud:ecosystem::installation/11111111-aaaa-4aaa-8aaa-111111111111"
@@ -309,3 +310,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+# -- Redis -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_queue(app: Flask) -> Iterator[RedisQueue]:
+    """``app``'s queue on the real Redis at 127.0.0.1:6379, under a queue name of its own."""
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis server answers at 127.0.0.1:6379")
+    app.config.update(
+        MULESIGHT_JOB_QUEUE=None,
+        MULESIGHT_REDIS_URL="redis://127.0.0.1:6379/0",
+        MULESIGHT_QUEUE_NAME=f"mulesight-test-{uuid.uuid4().hex[:12]}",
+    )
+    queue = build_queue(app)
+    assert isinstance(queue, RedisQueue)
+    set_queue(app, queue)
+    yield queue
+    queue.rq.empty()
+    queue.rq.delete(delete_jobs=True)
+    queue.redis.close()

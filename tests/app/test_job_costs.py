@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -282,27 +281,6 @@ def test_the_worker_command_declares_its_threads_and_priority(app: Flask) -> Non
 
 
 # -- wake-ups on Redis -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_queue(app: Flask) -> Iterator[jobs.RedisQueue]:
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis server answers at 127.0.0.1:6379")
-    app.config.update(
-        MULESIGHT_JOB_QUEUE=None,
-        MULESIGHT_REDIS_URL="redis://127.0.0.1:6379/0",
-        MULESIGHT_QUEUE_NAME=f"mulesight-test-{uuid.uuid4().hex[:12]}",
-    )
-    queue = jobs.build_queue(app)
-    assert isinstance(queue, jobs.RedisQueue)
-    jobs.set_queue(app, queue)
-    yield queue
-    queue.rq.empty()
-    queue.rq.delete(delete_jobs=True)
-    queue.redis.close()
 
 
 def test_a_backlog_is_not_a_lost_wake_up(

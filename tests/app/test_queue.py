@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -333,28 +332,6 @@ def test_a_redelivery_queues_again_a_job_waiting_for_its_retry(
 
 
 # -- Redis (RQ) --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_queue(app: Flask) -> Iterator[jobs.RedisQueue]:
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis server answers at 127.0.0.1:6379")
-    name = f"mulesight-test-{uuid.uuid4().hex[:12]}"
-    app.config.update(
-        MULESIGHT_JOB_QUEUE=None,
-        MULESIGHT_REDIS_URL="redis://127.0.0.1:6379/0",
-        MULESIGHT_QUEUE_NAME=name,
-    )
-    queue = jobs.build_queue(app)
-    assert isinstance(queue, jobs.RedisQueue)
-    jobs.set_queue(app, queue)
-    yield queue
-    queue.rq.empty()
-    queue.rq.delete(delete_jobs=True)
-    queue.redis.close()
 
 
 def test_a_redis_worker_runs_the_recorded_job(
