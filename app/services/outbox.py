@@ -357,6 +357,22 @@ def already_delivered(
     return None
 
 
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A message this run claimed, with all delivery needs (the payload is never rewritten)."""
+
+    id: int
+    key: str
+    target: str
+    operation: str
+    payload: Mapping[str, Any]
+    in_doubt: bool  # an earlier claim ended without an outcome recorded: look before sending
+
+    @property
+    def ticket(self) -> str:
+        return str(self.payload.get("ticket"))
+
+
 class Dispatcher:
     """Delivers due outbox messages (see the module docstring).
 
@@ -404,7 +420,10 @@ class Dispatcher:
         return report
 
     def _deliver_lanes(
-        self, lanes: list[list[tuple[int, bool]]], claim: str, outcomes: dict[int, tuple[str, str]]
+        self,
+        lanes: list[list[ClaimedMessage]],
+        claim: str,
+        outcomes: dict[int, tuple[str, str]],
     ) -> None:
         if len(lanes) == 1:
             self._deliver_lane(lanes[0], claim, outcomes)
@@ -425,41 +444,39 @@ class Dispatcher:
             )
             session.commit()
 
-    def _lanes(self, batch: list[tuple[int, bool, str, str, str]]) -> list[list[tuple[int, bool]]]:
+    def _lanes(self, batch: list[ClaimedMessage]) -> list[list[ClaimedMessage]]:
         """Independent calls in separate lanes: a ticket's comments in order in one lane, each
         attachment or label call alone; everything in one lane for a connector that is not
         ``concurrent`` (the local store)."""
-        lanes: dict[Any, list[tuple[int, bool]]] = {}
-        for message_id, doubt, target, operation, ticket in batch:
-            if not self.concurrent(target):
+        lanes: dict[Any, list[ClaimedMessage]] = {}
+        for message in batch:
+            if not self.concurrent(message.target):
                 lane: Any = "serial"
-            elif operation == COMMENT:
-                lane = (target, ticket, COMMENT)
+            elif message.operation == COMMENT:
+                lane = (message.target, message.ticket, COMMENT)
             else:
-                lane = message_id
-            lanes.setdefault(lane, []).append((message_id, doubt))
+                lane = message.id
+            lanes.setdefault(lane, []).append(message)
         return list(lanes.values())
 
     def concurrent(self, target: str) -> bool:
         return bool(getattr(self.connector_factory, "concurrent", lambda _t: False)(target))
 
     def _deliver_lane(
-        self, lane: list[tuple[int, bool]], claim: str, outcomes: dict[int, tuple[str, str]]
+        self, lane: list[ClaimedMessage], claim: str, outcomes: dict[int, tuple[str, str]]
     ) -> None:
-        for message_id, doubt in lane:
+        for message in lane:
             report = DispatchReport()
-            self._deliver_one(message_id, claim, report, in_doubt=doubt)
+            self._deliver_one(message, claim, report)
             for kind in ("delivered", "retrying", "dead"):
                 for key in getattr(report, kind):
-                    outcomes[message_id] = (kind, key)
+                    outcomes[message.id] = (kind, key)
 
     def _claim(self, claim: str, limit: int, prefix: str | None) -> list[int]:
-        return [row[0] for row in self._claim_batch(claim, limit, prefix)]
+        return [message.id for message in self._claim_batch(claim, limit, prefix)]
 
-    def _claim_batch(
-        self, claim: str, limit: int, prefix: str | None
-    ) -> list[tuple[int, bool, str, str, str]]:
-        """Claim due messages: ``(id, in doubt, target, operation, ticket)`` in message order.
+    def _claim_batch(self, claim: str, limit: int, prefix: str | None) -> list[ClaimedMessage]:
+        """Claim due messages, in message order, read once with all their delivery needs.
 
         In doubt: an earlier claim ended without an outcome recorded (its worker died, or its
         call got no answer).
@@ -473,6 +490,7 @@ class Dispatcher:
             due = (
                 select(
                     OutboxMessage.id,
+                    OutboxMessage.idempotency_key,
                     OutboxMessage.claimed_by,
                     OutboxMessage.target,
                     OutboxMessage.operation,
@@ -501,36 +519,39 @@ class Dispatcher:
             ).all()
             session.commit()
             return [
-                (
-                    mid,
-                    candidates[mid].claimed_by is not None,
-                    candidates[mid].target,
-                    candidates[mid].operation,
-                    str((candidates[mid].payload or {}).get("ticket")),
+                ClaimedMessage(
+                    id=row.id,
+                    key=row.idempotency_key,
+                    target=row.target,
+                    operation=row.operation,
+                    payload=dict(row.payload or {}),
+                    in_doubt=row.claimed_by is not None,
                 )
-                for mid in sorted(claimed)
+                for row in (candidates[mid] for mid in sorted(claimed))
             ]
 
-    def _deliver_one(
-        self, message_id: int, claim: str, report: DispatchReport, *, in_doubt: bool = False
-    ) -> None:
+    def _deliver_one(self, message: ClaimedMessage, claim: str, report: DispatchReport) -> None:
+        key, target, operation = message.key, message.target, message.operation
         with self.session_factory() as session:
-            message = session.get(OutboxMessage, message_id)
-            if (
-                message is None
-                or message.status != PENDING
-                or message.claimed_by != claim
-                or message.claimed_until is None
-                or message.claimed_until <= self.clock()  # lease lost: another worker may send
-            ):
+            lease = session.scalar(  # the lease only, not the row: the claim read the message
+                select(OutboxMessage.claimed_until).where(
+                    OutboxMessage.id == message.id,
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.claimed_by == claim,
+                )
+            )
+            if lease is None or lease <= self.clock():  # lease lost: another worker may send
                 return
-            key, target, operation = message.idempotency_key, message.target, message.operation
             payload = dict(message.payload)
             try:
                 connector = self.connector_factory(session, target)
                 if connector is None:
                     raise TicketError(f"no ticket system configured for {target!r}", retryable=True)
-                found = already_delivered(connector, operation, payload, key) if in_doubt else None
+                found = (
+                    already_delivered(connector, operation, payload, key)
+                    if message.in_doubt
+                    else None
+                )
                 if found is not None:
                     log.info("outbox %s was delivered by an earlier try (marker found)", key)
                     result: Any = found
@@ -539,19 +560,27 @@ class Dispatcher:
             except TicketError as exc:
                 session.rollback()
                 doubt = claim if exc.outcome_unknown else None
-                self._failed(session, message_id, exc.message, exc.retryable, report, doubt)
+                self._failed(session, message.id, exc.message, exc.retryable, report, doubt)
                 return
             except Exception as exc:  # a bug or an unexpected library error: try again later
                 log.exception("outbox delivery of %s crashed", key)
                 session.rollback()
-                self._failed(session, message_id, type(exc).__name__, True, report)
+                self._failed(session, message.id, type(exc).__name__, True, report)
                 return
-            message.status = DELIVERED
-            message.delivered_at = self.clock()
-            message.attempts += 1
-            message.last_error = None
-            message.claimed_by = message.claimed_until = None
-            message.result = {"ids": result} if isinstance(result, list) else {"id": result}
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id, OutboxMessage.claimed_by == claim)
+                .values(
+                    status=DELIVERED,
+                    delivered_at=self.clock(),
+                    attempts=OutboxMessage.attempts + 1,
+                    last_error=None,
+                    claimed_by=None,
+                    claimed_until=None,
+                    result={"ids": result} if isinstance(result, list) else {"id": result},
+                )
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
         report.delivered.append(key)
         log.info("outbox delivered %s (%s %s)", key, target, operation)

@@ -321,9 +321,27 @@ def test_a_claim_is_one_read_and_one_update_and_says_what_is_in_doubt(
     batch = dispatcher(app, FakeConnector(), clock, worker="w2")._claim_batch("w2:1", 10, None)
 
     assert [s.upper() for s in statements] == ["SELECT", "UPDATE"]
-    assert [(doubt, ticket) for _id, doubt, _t, _op, ticket in batch] == [
+    assert [(message.in_doubt, message.ticket) for message in batch] == [
         (True, "SUP-7"),
         (True, "SUP-7"),
         (False, "SUP-7"),
     ]
     assert [m.claimed_by for m in outbox.list_messages(session)] == ["w2:1"] * 3
+
+
+def test_a_delivery_reads_only_the_lease_not_the_message_again(
+    app: Flask, session: Session
+) -> None:
+    """The claim read the message (payloads hold whole reports); delivering it checks the
+    lease and marks it delivered in one UPDATE: the payload is read once per delivery."""
+    comment(session)
+    statements: list[str] = []
+    engine = app.extensions["db"].engine
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    assert dispatcher(app, FakeConnector(), Clock()).run_once().delivered
+
+    assert sum("outbox.payload" in s for s in statements) == 1  # the claim's read
+    assert [s.split()[0].upper() for s in statements] == ["SELECT", "UPDATE", "SELECT", "UPDATE"]
+    assert state(session, "ev-1:comment:internal").status == outbox.DELIVERED
+    assert state(session, "ev-1:comment:internal").attempts == 1
