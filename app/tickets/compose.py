@@ -330,13 +330,18 @@ def unknown_site_note(ticket: TicketInput, site_url: str | None, kinds: Sequence
         "The customer has been asked for the site URL"
         + (" and whether MuleSight is installed and connected there." if site_url else "."),
     ]
-    if kinds:
-        lines += [
-            "",
-            f"**Security-impacting:** the ticket text holds a secret ({', '.join(kinds)}); it is "
-            "not quoted here. Route to the security owner and ask the customer to rotate it.",
-        ]
-    return redact_text("\n".join(lines))
+    return redact_text("\n".join(lines + _secret_warning(kinds)))
+
+
+def _secret_warning(kinds: Sequence[str]) -> list[str]:
+    """The internal notes' paragraph for a ticket whose text holds a secret (never quoted)."""
+    if not kinds:
+        return []
+    return [
+        "",
+        f"**Security-impacting:** the ticket text holds a secret ({', '.join(kinds)}); it is "
+        "not quoted here. Route to the security owner and ask the customer to rotate it.",
+    ]
 
 
 def unknown_site_ask(site_url: str | None, missing: Sequence[str]) -> str:
@@ -383,13 +388,7 @@ def ambiguous_site_note(ticket: TicketInput, site_url: str | None, kinds: Sequen
         "redeliver the webhook or run diagnostics for the right installation and attach the "
         f"report: `mulesight attach RUN_ID --ticket {ticket.key}`.",
     ]
-    if kinds:
-        lines += [
-            "",
-            f"**Security-impacting:** the ticket text holds a secret ({', '.join(kinds)}); it is "
-            "not quoted here. Route to the security owner and ask the customer to rotate it.",
-        ]
-    return redact_text("\n".join(lines))
+    return redact_text("\n".join(lines + _secret_warning(kinds)))
 
 
 __all__ = [
