@@ -32,21 +32,23 @@ from app.db import Database, get_db, get_session
 @contextmanager
 def unit_of_work(db: Database | None = None) -> Iterator[Session]:
     """A new session, committed when the block succeeds, rolled back if it raises, then closed."""
-    with (db or get_db()).sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+    with (db or get_db()).sessionmaker() as session, _committed(session):
+        yield session
 
 
 @contextmanager
 def context_unit_of_work() -> Iterator[Session]:
     """The app context's session (see :func:`app.db.get_session`), committed once at the end."""
     session = get_session()
-    try:
+    with _committed(session):
         yield session
+
+
+@contextmanager
+def _committed(session: Session) -> Iterator[None]:
+    """Commit ``session`` when the block succeeds; roll it back if it raises."""
+    try:
+        yield
     except BaseException:
         session.rollback()
         raise
