@@ -4,9 +4,10 @@ delivers them). :class:`Enrichment` records what was enqueued."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -48,49 +49,50 @@ def report_files(runs: Sequence[DiagnosticRun]) -> list[Attachment]:
 def comment(
     session: Session, result: Enrichment, key: str, body: str, *, public: bool, now: datetime
 ) -> None:
-    outbox.enqueue_comment(  # every body here went through redact_text
+    # every body here went through redact_text
+    _enqueue(
         session,
+        result,
         key,
-        target=result.target,
-        ticket=result.ticket,
+        outbox.enqueue_comment,
         body=body,
         public=public,
         now=now,
         redacted=True,
-        fresh=result.fresh,
     )
-    result.messages.append(key)
 
 
 def attach(
     session: Session, result: Enrichment, key: str, files: list[Attachment], *, now: datetime
 ) -> None:
-    outbox.enqueue_attachments(  # renders of stored reports, redacted when they were stored
+    # renders of stored reports, redacted when they were stored
+    _enqueue(
         session,
+        result,
         key,
-        target=result.target,
-        ticket=result.ticket,
+        outbox.enqueue_attachments,
         files=files,
         public=False,
         now=now,
         redacted=True,
-        fresh=result.fresh,
     )
-    result.messages.append(key)
 
 
 def labels(
     session: Session, result: Enrichment, key: str, labels: list[str], *, now: datetime
 ) -> None:
-    outbox.enqueue_labels(
-        session,
-        key,
-        target=result.target,
-        ticket=result.ticket,
-        labels=labels,
-        now=now,
-        fresh=result.fresh,
-    )
+    _enqueue(session, result, key, outbox.enqueue_labels, labels=labels, now=now)
+
+
+def _enqueue(
+    session: Session,
+    result: Enrichment,
+    key: str,
+    enqueue: Callable[..., object],
+    **fields: Any,
+) -> None:
+    """Queue one message to ``result``'s ticket and record its key."""
+    enqueue(session, key, target=result.target, ticket=result.ticket, fresh=result.fresh, **fields)
     result.messages.append(key)
 
 
