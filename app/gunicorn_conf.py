@@ -30,8 +30,11 @@ loglevel = "warning"
 
 
 def post_worker_init(worker: Any) -> None:
-    """Start the worker's background part (the embedded queue's threads and sweeper, if any)."""
+    """Start the worker's background part (the embedded queue's threads and sweeper, if any),
+    then freeze the built app's objects (:mod:`app.heap`)."""
+    from app.heap import freeze_startup_objects
     from app.jobs import get_queue
 
     flask_app = getattr(worker.wsgi, "flask_app", worker.wsgi)
     get_queue(flask_app).start()
+    freeze_startup_objects()

@@ -30,6 +30,7 @@ from types import FrameType
 
 from flask import Flask
 
+from app.heap import freeze_startup_objects
 from app.queue.runner import execute
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     sweeper.start()
     threads = int(app.config.get("MULESIGHT_WORKER_THREADS") or 1)
     _THREADS = JobThreads(app, threads) if threads > 1 else None
+    freeze_startup_objects()
     try:
         worker = SimpleWorker([queue.rq], connection=queue.redis)
         worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
