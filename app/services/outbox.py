@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -373,6 +373,60 @@ class ClaimedMessage:
         return str(self.payload.get("ticket"))
 
 
+@dataclass
+class HeldClaim:
+    """A dispatcher run's claim: its name, and until when its lease is surely held — set by the
+    claim, moved on by each committed renewal. A run starts no call past it: by then another
+    worker may have claimed the message."""
+
+    name: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message whose call was made (or found made), not yet marked delivered."""
+
+    message: ClaimedMessage
+    result: Any
+    at: datetime
+
+
+_MARK_DELIVERED = (  # run on the connection: one statement for many messages (executemany)
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("message_id"), OutboxMessage.claimed_by == bindparam("claim")
+    )
+    .values(
+        status=DELIVERED,
+        delivered_at=bindparam("at"),
+        attempts=OutboxMessage.attempts + 1,
+        last_error=None,
+        claimed_by=None,
+        claimed_until=None,
+        result=bindparam("outcome"),
+    )
+)
+
+
+def _mark(session: Session, sent: Sequence[Sent], claim: str) -> bool:
+    """Mark ``sent`` delivered where ``claim`` still holds them, in the session's transaction;
+    ``False`` when the claim holds none of them (one message: it was lost)."""
+    rows = [
+        {
+            "message_id": done.message.id,
+            "claim": claim,
+            "at": done.at,
+            "outcome": {"ids": done.result}
+            if isinstance(done.result, list)
+            else {"id": done.result},
+        }
+        for done in sent
+    ]
+    result = session.connection().execute(_MARK_DELIVERED, rows)
+    return len(rows) > 1 or result.rowcount != 0
+
+
 class Dispatcher:
     """Delivers due outbox messages (see the module docstring).
 
@@ -404,15 +458,19 @@ class Dispatcher:
 
         The report lists keys in message order, however the calls interleaved.
         """
-        claim = f"{self.worker}:{uuid.uuid4().hex[:16]}"
-        batch = self._claim_batch(claim, limit, prefix)
+        held = HeldClaim(f"{self.worker}:{uuid.uuid4().hex[:16]}", self.clock() + self.policy.lease)
+        batch = self._claim_batch(held.name, limit, prefix, until=held.until)
         outcomes: dict[int, tuple[str, str]] = {}
         lanes = self._lanes(batch)
         if lanes:
             with Heartbeat.for_lease(
-                lambda: self._renew(claim), self.policy.lease.total_seconds(), claim
+                lambda: self._renew(held), self.policy.lease.total_seconds(), held.name
             ):
-                self._deliver_lanes(lanes, claim, outcomes)
+                sent: list[Sent] = []
+                self._deliver_lanes(lanes, held, outcomes, sent)
+                self._mark_delivered(sent, held.name)
+            for done in sent:
+                outcomes[done.message.id] = ("delivered", done.message.key)
         report = DispatchReport()
         for message_id in sorted(outcomes):
             kind, key = outcomes[message_id]
@@ -422,27 +480,33 @@ class Dispatcher:
     def _deliver_lanes(
         self,
         lanes: list[list[ClaimedMessage]],
-        claim: str,
+        held: HeldClaim,
         outcomes: dict[int, tuple[str, str]],
+        sent: list[Sent],
     ) -> None:
         if len(lanes) == 1:
-            self._deliver_lane(lanes[0], claim, outcomes)
+            self._deliver_lane(lanes[0], held, outcomes, sent)
             return
         with ThreadPoolExecutor(min(MAX_LANES, len(lanes)), "outbox") as pool:
-            for done in [pool.submit(self._deliver_lane, lane, claim, outcomes) for lane in lanes]:
+            futures = [
+                pool.submit(self._deliver_lane, lane, held, outcomes, sent) for lane in lanes
+            ]
+            for done in futures:
                 done.result()
 
-    def _renew(self, claim: str) -> None:
+    def _renew(self, held: HeldClaim) -> None:
         """Keep this run's claims while it delivers (a slow call must not let another worker
-        take a message this one may be sending)."""
+        take a message this one may be sending); ``held`` learns the new end once committed."""
+        until = self.clock() + self.policy.lease
         with self.session_factory() as session:
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.claimed_by == claim, OutboxMessage.status == PENDING)
-                .values(claimed_until=self.clock() + self.policy.lease)
+                .where(OutboxMessage.claimed_by == held.name, OutboxMessage.status == PENDING)
+                .values(claimed_until=until)
                 .execution_options(synchronize_session=False)
             )
             session.commit()
+        held.until = until
 
     def _lanes(self, batch: list[ClaimedMessage]) -> list[list[ClaimedMessage]]:
         """Independent calls in separate lanes: a ticket's comments in order in one lane, each
@@ -463,20 +527,28 @@ class Dispatcher:
         return bool(getattr(self.connector_factory, "concurrent", lambda _t: False)(target))
 
     def _deliver_lane(
-        self, lane: list[ClaimedMessage], claim: str, outcomes: dict[int, tuple[str, str]]
+        self,
+        lane: list[ClaimedMessage],
+        held: HeldClaim,
+        outcomes: dict[int, tuple[str, str]],
+        sent: list[Sent],
     ) -> None:
         for message in lane:
             report = DispatchReport()
-            self._deliver_one(message, claim, report)
+            self._deliver_one(message, held, report, sent)
             for kind in ("delivered", "retrying", "dead"):
                 for key in getattr(report, kind):
                     outcomes[message.id] = (kind, key)
 
     def _claim(self, claim: str, limit: int, prefix: str | None) -> list[int]:
-        return [message.id for message in self._claim_batch(claim, limit, prefix)]
+        until = self.clock() + self.policy.lease
+        return [message.id for message in self._claim_batch(claim, limit, prefix, until=until)]
 
-    def _claim_batch(self, claim: str, limit: int, prefix: str | None) -> list[ClaimedMessage]:
-        """Claim due messages, in message order, read once with all their delivery needs.
+    def _claim_batch(
+        self, claim: str, limit: int, prefix: str | None, *, until: datetime | None = None
+    ) -> list[ClaimedMessage]:
+        """Claim due messages until ``until`` (default: a lease from now), in message order,
+        read once with all their delivery needs.
 
         In doubt: an earlier claim ended without an outcome recorded (its worker died, or its
         call got no answer).
@@ -513,7 +585,7 @@ class Dispatcher:
             claimed = session.scalars(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(candidates), *claimable)
-                .values(claimed_by=claim, claimed_until=now + self.policy.lease)
+                .values(claimed_by=claim, claimed_until=until or now + self.policy.lease)
                 .returning(OutboxMessage.id)
                 .execution_options(synchronize_session=False)
             ).all()
@@ -530,25 +602,27 @@ class Dispatcher:
                 for row in (candidates[mid] for mid in sorted(claimed))
             ]
 
-    def _deliver_one(self, message: ClaimedMessage, claim: str, report: DispatchReport) -> None:
+    def _deliver_one(
+        self, message: ClaimedMessage, held: HeldClaim, report: DispatchReport, sent: list[Sent]
+    ) -> None:
+        """Make the message's call (or find it made, when in doubt).
+
+        No database work comes before the call, and none is held open during it. A write to a
+        system that can find it again by its marker (:class:`~app.tickets.MarkerSearch`,
+        Service Management) joins ``sent``, marked with the rest of the run: a crash before
+        that leaves it in doubt, and whoever tries next finds the marker instead of sending it
+        again. Any other write (the local store's) commits with its mark, or not at all.
+        """
         key, target, operation = message.key, message.target, message.operation
-        with self.session_factory() as session:
-            lease = session.scalar(  # the lease only, not the row: the claim read the message
-                select(OutboxMessage.claimed_until).where(
-                    OutboxMessage.id == message.id,
-                    OutboxMessage.status == PENDING,
-                    OutboxMessage.claimed_by == claim,
-                )
-            )
-            if lease is None or lease <= self.clock():  # lease lost: another worker may send
-                return
-            payload = dict(message.payload)
+        if self.clock() >= held.until:  # the lease may have run out: another worker may send
+            return
+        with self.session_factory() as session:  # opens a transaction only if the write needs one
             try:
                 connector = self.connector_factory(session, target)
                 if connector is None:
                     raise TicketError(f"no ticket system configured for {target!r}", retryable=True)
                 found = (
-                    already_delivered(connector, operation, payload, key)
+                    already_delivered(connector, operation, message.payload, key)
                     if message.in_doubt
                     else None
                 )
@@ -556,10 +630,10 @@ class Dispatcher:
                     log.info("outbox %s was delivered by an earlier try (marker found)", key)
                     result: Any = found
                 else:
-                    result = deliver(connector, operation, payload, idempotency_key=key)
+                    result = deliver(connector, operation, message.payload, idempotency_key=key)
             except TicketError as exc:
                 session.rollback()
-                doubt = claim if exc.outcome_unknown else None
+                doubt = held.name if exc.outcome_unknown else None
                 self._failed(session, message.id, exc.message, exc.retryable, report, doubt)
                 return
             except Exception as exc:  # a bug or an unexpected library error: try again later
@@ -567,23 +641,31 @@ class Dispatcher:
                 session.rollback()
                 self._failed(session, message.id, type(exc).__name__, True, report)
                 return
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message.id, OutboxMessage.claimed_by == claim)
-                .values(
-                    status=DELIVERED,
-                    delivered_at=self.clock(),
-                    attempts=OutboxMessage.attempts + 1,
-                    last_error=None,
-                    claimed_by=None,
-                    claimed_until=None,
-                    result={"ids": result} if isinstance(result, list) else {"id": result},
-                )
-                .execution_options(synchronize_session=False)
-            )
+            done = Sent(message, result, self.clock())
+            if isinstance(connector, MarkerSearch):  # found again if the mark never comes
+                sent.append(done)
+                return
+            if not _mark(session, [done], held.name):  # the claim was lost: undo the write
+                session.rollback()
+                return
             session.commit()
         report.delivered.append(key)
         log.info("outbox delivered %s (%s %s)", key, target, operation)
+
+    def _mark_delivered(self, sent: list[Sent], claim: str) -> None:
+        """Record what this run delivered, in one transaction."""
+        if not sent:
+            return
+        with self.session_factory() as session:
+            _mark(session, sent, claim)
+            session.commit()
+        for done in sent:
+            log.info(
+                "outbox delivered %s (%s %s)",
+                done.message.key,
+                done.message.target,
+                done.message.operation,
+            )
 
     def _failed(
         self,

@@ -329,11 +329,12 @@ def test_a_claim_is_one_read_and_one_update_and_says_what_is_in_doubt(
     assert [m.claimed_by for m in outbox.list_messages(session)] == ["w2:1"] * 3
 
 
-def test_a_delivery_reads_only_the_lease_not_the_message_again(
+def test_a_local_write_commits_with_its_mark_and_the_payload_is_read_once(
     app: Flask, session: Session
 ) -> None:
-    """The claim read the message (payloads hold whole reports); delivering it checks the
-    lease and marks it delivered in one UPDATE: the payload is read once per delivery."""
+    """The claim read the message (payloads hold whole reports). A connector that cannot find
+    its writes again (the local store) writes and marks delivered in one transaction, with no
+    look-up of the message or its lease in between."""
     comment(session)
     statements: list[str] = []
     engine = app.extensions["db"].engine
@@ -342,6 +343,102 @@ def test_a_delivery_reads_only_the_lease_not_the_message_again(
     assert dispatcher(app, FakeConnector(), Clock()).run_once().delivered
 
     assert sum("outbox.payload" in s for s in statements) == 1  # the claim's read
-    assert [s.split()[0].upper() for s in statements] == ["SELECT", "UPDATE", "SELECT", "UPDATE"]
+    assert [s.split()[0].upper() for s in statements] == ["SELECT", "UPDATE", "UPDATE"]
     assert state(session, "ev-1:comment:internal").status == outbox.DELIVERED
     assert state(session, "ev-1:comment:internal").attempts == 1
+
+
+class MarkerConnector(FakeConnector):
+    """A connector that finds its own writes (as Service Management does); it notes how many
+    database connections are in use while each call is made."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.in_use: list[int] = []
+
+    def _call(self, op: str, key: str, what: Any) -> None:
+        self.in_use.append(self.engine.pool.checkedout())
+        super()._call(op, key, what)
+
+    def find_marker(self, key: str, marker: str) -> str | None:
+        return next((str(i) for i, c in enumerate(self.calls) if marker in str(c[2])), None)
+
+    def has_labels(self, key: str, labels: Sequence[str]) -> bool:
+        return any(op == "labels" and list(what) == list(labels) for op, _k, what in self.calls)
+
+
+def test_service_management_calls_hold_no_database_connection_and_are_marked_together(
+    app: Flask, session: Session
+) -> None:
+    """Nothing is read before a call and no transaction stays open across it; a run's
+    writes to a system that can find them again are marked delivered in one statement."""
+    comment(session)
+    comment(session, key="ev-1:comment:public")
+    outbox.enqueue_labels(
+        session, "ev-1:labels", target=TARGET_JSM, ticket="SUP-7", labels=["x"], now=T0
+    )
+    session.commit()
+    session.close()
+    engine = app.extensions["db"].engine
+    connector = MarkerConnector(engine)
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    report = dispatcher(app, connector, Clock()).run_once()
+
+    assert len(report.delivered) == 3 and len(connector.calls) == 3
+    assert connector.in_use == [0, 0, 0]
+    assert [s.split()[0].upper() for s in statements] == ["SELECT", "UPDATE", "UPDATE"]
+    messages = outbox.list_messages(session)
+    assert [(m.status, m.result) for m in messages] == [
+        (outbox.DELIVERED, {"id": "1"}),
+        (outbox.DELIVERED, {"id": "2"}),
+        (outbox.DELIVERED, {"id": None}),
+    ]
+
+
+def test_writes_made_but_not_yet_marked_are_found_not_sent_again(
+    app: Flask, session: Session
+) -> None:
+    """The worker dies after its calls, before their one mark: the next run, once the lease
+    has run out, finds each write by its marker and sends nothing twice."""
+    comment(session)
+    outbox.enqueue_labels(
+        session, "ev-1:labels", target=TARGET_JSM, ticket="SUP-7", labels=["x"], now=T0
+    )
+    session.commit()
+    connector, clock = MarkerConnector(app.extensions["db"].engine), Clock()
+    dying = dispatcher(app, connector, clock)
+    dying._mark_delivered = lambda *_a: (_ for _ in ()).throw(KeyboardInterrupt)  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        dying.run_once()
+    assert {m.status for m in outbox.list_messages(session)} == {outbox.PENDING}
+
+    clock.advance(minutes=5, seconds=1)
+    report = dispatcher(app, connector, clock, worker="w2").run_once()
+
+    assert len(report.delivered) == 2
+    assert len(connector.calls) == 2  # each write made once
+    assert {m.status for m in outbox.list_messages(session)} == {outbox.DELIVERED}
+
+
+def test_no_call_starts_once_the_claims_lease_may_have_run_out(
+    app: Flask, session: Session
+) -> None:
+    """A run that stalled past its lease (no renewal got through) sends nothing more: another
+    worker may hold the messages by now."""
+    comment(session)
+    comment(session, key="ev-1:comment:public")
+    clock = Clock()
+
+    class Stalling(FakeConnector):
+        def add_comment(self, key: str, body_markdown: str, *, public: bool) -> str:
+            clock.advance(minutes=5, seconds=1)  # the process stood still past its lease
+            return super().add_comment(key, body_markdown, public=public)
+
+    connector = Stalling()
+    report = dispatcher(app, connector, clock).run_once()
+
+    assert report.delivered == ["ev-1:comment:internal"] and len(connector.calls) == 1
+    assert state(session, "ev-1:comment:public").status == outbox.PENDING

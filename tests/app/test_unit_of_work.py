@@ -30,7 +30,8 @@ ALLOWLIST: dict[tuple[str, str], str] = {
     ("app/queue/waiting.py", "poll_until_ended"): "ends the read transaction between polls",
     ("app/services/outbox.py", "Dispatcher._renew"): "a message claim's heartbeat",
     ("app/services/outbox.py", "Dispatcher._claim_batch"): "messages are claimed before delivery",
-    ("app/services/outbox.py", "Dispatcher._deliver_one"): "each delivered mark is its own step",
+    ("app/services/outbox.py", "Dispatcher._deliver_one"): "a local write commits with its mark",
+    ("app/services/outbox.py", "Dispatcher._mark_delivered"): "a run's delivered marks, one step",
     ("app/services/outbox.py", "Dispatcher._failed"): "a failed attempt is recorded at once",
 }
 
