@@ -288,33 +288,37 @@ def diff_runs(before: DiagnosticRun, after: DiagnosticRun) -> dict[str, Any]:
 
 def fresh_run_for_space(
     session: Session,
-    space: Space,
+    space_id: int,
     *,
     config: Mapping[str, Any],
     box: SecretBox,
     requested_by: str,
     now: datetime | None = None,
-) -> DiagnosticRun:
-    """The space's run from the last ``MULESIGHT_SHARED_DIAGNOSIS_S`` seconds, else a new one.
+) -> DiagnosticRun | None:
+    """The space's run from the last ``MULESIGHT_SHARED_DIAGNOSIS_S`` seconds, else a new one;
+    ``None`` if the space is gone.
 
-    Concurrent callers for one space queue on the space's row (``SELECT … FOR UPDATE`` on
-    PostgreSQL): the first runs and stores, the others then find its run — so a burst of tickets
-    from one site costs one diagnosis, not one per ticket. The caller's commit releases the row:
-    make it the end of a step of its own (see :func:`app.jobs.enrich_webhook_event`).
+    Concurrent callers for one space queue on the space's row (read with ``SELECT … FOR
+    UPDATE`` on PostgreSQL): the first runs and stores, the others then find its run — so a
+    burst of tickets from one site costs one diagnosis, not one per ticket. The caller's commit
+    releases the row: make it the end of a step of its own (see
+    :func:`app.jobs.enrich_webhook_event`).
     """
     now = now or clock.now()
     max_age = timedelta(seconds=float(config.get("MULESIGHT_SHARED_DIAGNOSIS_S") or 0))
-    if max_age <= timedelta(0):
-        return run_for_space(session, space, config=config, box=box, requested_by=requested_by)
-    session.execute(select(Space.id).where(Space.id == space.id).with_for_update())
-    recent = session.scalar(
-        select(DiagnosticRun)
-        .where(DiagnosticRun.space_id == space.id, DiagnosticRun.created_at >= now - max_age)
-        .order_by(DiagnosticRun.created_at.desc())
-        .limit(1)
-    )
-    if recent is not None:
-        return recent
+    shared = max_age > timedelta(0)
+    space = session.get(Space, space_id, with_for_update=shared)  # read and locked at once
+    if space is None:
+        return None
+    if shared:
+        recent = session.scalar(
+            select(DiagnosticRun)
+            .where(DiagnosticRun.space_id == space.id, DiagnosticRun.created_at >= now - max_age)
+            .order_by(DiagnosticRun.created_at.desc())
+            .limit(1)
+        )
+        if recent is not None:
+            return recent
     return run_for_space(session, space, config=config, box=box, requested_by=requested_by)
 
 

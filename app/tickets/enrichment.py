@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -173,11 +173,8 @@ def diagnose(
     A job commits each space's run as a step of its own: the run is durable, and the space's
     row released for the next ticket, before the next space is diagnosed.
     """
-    space = session.get(Space, space_id)
-    if space is None:
-        return None
     return fresh_run_for_space(
-        session, space, config=config, box=box, requested_by=intake.requested_by
+        session, space_id, config=config, box=box, requested_by=intake.requested_by
     )
 
 
@@ -326,9 +323,12 @@ def finish_event(
     """:func:`compose` for a webhook event, and its ``done`` status: the job commits the outbox
     messages and the status together."""
     result = compose(session, intake, runs)
-    event = session.get(WebhookEvent, event_id)
-    if event is not None:
-        event.status, event.processed_at, event.error = DONE, now or clock.now(), None
+    session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id)
+        .values(status=DONE, processed_at=now or clock.now(), error=None)
+        .execution_options(synchronize_session=False)
+    )
     return result
 
 

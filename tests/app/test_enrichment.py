@@ -309,11 +309,12 @@ def test_each_spaces_run_is_stored_in_a_step_of_its_own(
     store_ticket = store.create_ticket(session, summary="placeholder")
     session.commit()
     real = enrichment.fresh_run_for_space
+    ops = session.scalars(sa.select(Space.id).where(Space.key == "OPS")).one()
 
-    def second_breaks(step: Session, space: Space, **kwargs: Any) -> Any:
-        if space.key == "OPS":
+    def second_breaks(step: Session, space_id: int, **kwargs: Any) -> Any:
+        if space_id == ops:
             raise RuntimeError("Anypoint exploded")
-        return real(step, space, **kwargs)
+        return real(step, space_id, **kwargs)
 
     monkeypatch.setattr(enrichment, "fresh_run_for_space", second_breaks)
     named = "The macro is empty in the DEV space and in the OPS space."

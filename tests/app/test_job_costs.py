@@ -6,6 +6,7 @@ Counts of SQL statements, never times: a regression here is a statement or a rou
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+import responses
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -26,6 +28,8 @@ from app.services import runs as runs_service
 from app.tickets import store as ticket_store
 from tests.app.conftest import NOW, make_app
 from tests.app.test_enrichment import site
+from tests.app.test_outbox import JSM
+from tests.app.test_outbox_crash import TICKET, ServiceManagement
 from tests.app.test_webhook_jsm import issue_created, sign
 
 SECRET = "s3cret-hook"
@@ -303,3 +307,55 @@ def test_a_backlog_is_not_a_lost_wake_up(
     clock.advance(seconds=redis_queue.policy.lease.total_seconds() + 1)
     assert redis_queue.sweep() == [job_id]
     assert redis_queue.rq.job_ids == [redis_queue.wake_id(job_id)]
+
+
+def test_a_service_management_tickets_enrichment_costs_thirteen_statements_and_seven_commits(
+    db_app: Flask,
+) -> None:
+    """Enriching a ticket whose diagnosis is shared, step by step: the job's claim; the read
+    (event, installation, spaces); the space's row (locked) and its recent run; the
+    messages' look-up and insert, and the event's ``done``; the messages' claim; the calls;
+    their one mark; the job's end. Nothing is read twice, nothing is read before a call."""
+    db_app.config.update(JSM, MULESIGHT_SHARED_DIAGNOSIS_S=300)
+    with db_app.extensions["db"].session() as session:
+        site(session, ("OPS", "api-manager-sandbox-only"))
+        session.commit()
+    client = db_app.test_client()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        service_management = ServiceManagement(mock)
+        assert post(client, issue_created(key=TICKET)).status_code == 202  # makes the shared run
+        statements = Statements(db_app.extensions["db"].engine)
+        second = issue_created(key=TICKET)
+        second["issue"]["id"] = "20001"
+        assert post(client, second).status_code == 202
+
+    made = service_management.counts()
+    assert (made["attachments"], made["labels"], made["public comment"]) == (2, 2, 2)
+    verbs = [f"{s.split()[0]} {_table(s)}" for s in statements.seen]
+    verbs = [v for n, v in enumerate(verbs) if v != "INSERT outbox" or verbs[n - 1] != v]
+    assert verbs == [
+        "INSERT webhook_events",  # intake
+        "INSERT jobs",
+        "UPDATE jobs",  # the job's claim
+        "SELECT webhook_events",  # read
+        "SELECT installations",
+        "SELECT spaces",
+        "SELECT spaces",  # the space, locked: a burst shares one run
+        "SELECT diagnostic_runs",
+        "SELECT outbox",  # compose: this ticket's messages, looked up once
+        "INSERT outbox",  # one statement (SQLite: one per message)
+        "UPDATE webhook_events",  # done, with the messages
+        "SELECT outbox",  # the messages' claim
+        "UPDATE outbox",
+        "UPDATE outbox",  # their one mark, after the calls
+        "UPDATE jobs",  # the job's end
+    ]
+    assert statements.commits == 8  # intake 1; job claim, read, run, compose, claim, mark, end
+
+
+def _table(statement: str) -> str:
+    words = statement.replace("(", " ").split()
+    for word, following in itertools.pairwise(words):
+        if word.upper() in ("FROM", "INTO", "UPDATE"):
+            return following
+    return "?"
