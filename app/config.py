@@ -162,7 +162,8 @@ SETTINGS: tuple[Setting, ...] = (
         "MULESIGHT_WORKER_NICE",
         10,
         "How much `mulesight worker` processes lower their CPU priority (`nice`), so web "
-        "processes on the same host answer first (0: unchanged).",
+        "processes on the same host answer first (0: unchanged); a worker leading a session of "
+        "its own lowers that session's CPU group too (Linux autogroup).",
         int,
     ),
     Setting(

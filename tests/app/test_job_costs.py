@@ -9,8 +9,12 @@ from __future__ import annotations
 import itertools
 import json
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +27,7 @@ from app import jobs
 from app.db import pool_size as db_pool_size
 from app.models import Job, OutboxMessage, WebhookEvent
 from app.queue import store
-from app.queue.worker import JobThreads, lower_priority
+from app.queue.worker import JobThreads, lower_priority, lower_session_priority
 from app.services import runs as runs_service
 from app.tickets import store as ticket_store
 from tests.app.conftest import NOW, make_app
@@ -275,6 +279,54 @@ def test_a_worker_lowers_its_priority_once_and_never_raises_it() -> None:
     child.join(30)
     assert first >= 5
     assert second == first  # absolute: a child inheriting it stays, a lower ask changes nothing
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+SESSION_NICE = (
+    "import os; from app.queue.worker import lower_priority; lower_priority(7); "
+    "print(os.getsid(0) == os.getpid(), open('/proc/self/autogroup').read().split()[-1])"
+)
+
+
+def _session_nice_in_child(*, own_session: bool) -> tuple[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", SESSION_NICE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        start_new_session=own_session,
+        env={**os.environ, "MULESIGHT_LOG_LEVEL": "WARNING"},
+    )
+    leader, nice = done.stdout.split()
+    return leader, nice
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="this kernel groups no sessions (no autogroup)")
+def test_a_worker_leading_its_own_session_lowers_the_sessions_cpu_group() -> None:
+    """Linux shares the CPU between sessions first: a worker in a session of its own lowers the
+    whole session, or its nice value would count only against itself."""
+    assert _session_nice_in_child(own_session=True) == ("True", "7")
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="this kernel groups no sessions (no autogroup)")
+def test_a_worker_sharing_a_session_leaves_the_sessions_group_alone() -> None:
+    """The session may hold the web processes: the worker's own nice value counts there."""
+    before = AUTOGROUP.read_text().split()[-1]
+
+    assert _session_nice_in_child(own_session=False) == ("False", before)
+    assert AUTOGROUP.read_text().split()[-1] == before
+
+
+def test_a_sessions_group_is_never_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    autogroup = tmp_path / "autogroup"
+    autogroup.write_text("/autogroup-9 nice 12\n")
+    monkeypatch.setattr(os, "getsid", lambda _pid: os.getpid())  # as if leading the session
+
+    assert lower_session_priority(10, autogroup) is False
+    assert autogroup.read_text() == "/autogroup-9 nice 12\n"
+    assert lower_session_priority(15, autogroup) is True
+    assert autogroup.read_text() == "15"
 
 
 def test_the_worker_command_declares_its_threads_and_priority(app: Flask) -> None:
