@@ -95,13 +95,12 @@ class JobQueue:
                 self.app.extensions["db"].sessionmaker,
                 now=clock_of(self.app)(),
                 lease=self.policy.lease,
+                waiting=self.waiting,
             )
-        waiting = self.waiting(ids) if ids else set()
         for job_id in ids:
-            if job_id not in waiting:
-                self.wake(job_id)
+            self.wake(job_id)
         if ids:
-            log.info("sweeper woke %d job(s)", len(ids) - len(waiting))
+            log.info("sweeper woke %d job(s)", len(ids))
         return ids
 
     def prune(self) -> int:

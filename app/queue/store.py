@@ -10,8 +10,8 @@ conditional ``UPDATE``, so two processes never both own a job:
 - :func:`renew` extends the lease of a job its caller still owns (the runner's heartbeat).
 - :func:`finish` / :func:`fail` end the attempt — only if the caller still owns it.
 - :func:`sweep` re-queues what nobody is doing: a ``running`` job whose lease expired (its worker
-  died), a ``queued`` job nobody took before its wake-by time (a lost wake-up), a ``waiting``
-  retry that came due. It returns their ids for the caller to wake.
+  died), a ``queued`` job nobody took before its wake-by time whose wake-up is gone (lost), a
+  ``waiting`` retry that came due. It returns their ids for the caller to wake.
 - :func:`prune` deletes finished (done / failed) jobs that ended before a retention, in batches.
 
 No Flask here: every function takes a session (factory) and ``now``.
@@ -247,32 +247,46 @@ def sweep(
     now: datetime,
     lease: timedelta,
     limit: int = SWEEP_BATCH,
+    waiting: Callable[[list[int]], set[int]] | None = None,
 ) -> list[int]:
-    """Re-queue jobs whose lease or wake-by time passed; returns their ids (to wake)."""
+    """Re-queue the jobs nobody is doing; returns their ids (to wake).
+
+    A ``running`` job whose lease expired (its worker died) and a ``waiting`` retry that came
+    due are re-queued. A ``queued`` job past its wake-by time is re-queued only if its wake-up
+    is gone: those whose wake-up still waits in the queue (``waiting`` names them) are a
+    backlog, not a loss, and are left untouched — a long backlog costs each pass one read, not
+    a write per job. The update re-checks every condition, so of two sweepers only one
+    re-queues a job, and a job claimed meanwhile stays with its worker.
+    """
+    stale = (Job.status.in_((RUNNING, WAITING)), Job.lease_until <= now)
+    unclaimed = (Job.status == QUEUED, Job.lease_until <= now)
     with session_factory() as session:
-        due = (
-            select(Job.id)
-            .where(Job.status.in_((QUEUED, RUNNING, WAITING)), Job.lease_until <= now)
-            .order_by(Job.lease_until)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        ids = list(
-            session.scalars(
-                update(Job)
-                .where(
-                    Job.id.in_(due.scalar_subquery()),
-                    Job.status.in_((QUEUED, RUNNING, WAITING)),
-                    Job.lease_until <= now,
-                )
-                .values(status=QUEUED, claimed_by=None, lease_until=now + lease)
-                .returning(Job.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
+        ids = _due(session, stale, limit)
+        queued = _due(session, unclaimed, limit)
         session.commit()
-        return sorted(ids)
+    if queued and waiting is not None:
+        still_waiting = waiting(queued)
+        queued = [job_id for job_id in queued if job_id not in still_waiting]
+    if not ids and not queued:
+        return []
+    with session_factory() as session:
+        requeued = session.scalars(
+            update(Job)
+            .where(Job.id.in_(ids + queued), Job.status.in_((QUEUED, RUNNING, WAITING)))
+            .where(Job.lease_until <= now)
+            .values(status=QUEUED, claimed_by=None, lease_until=now + lease)
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        session.commit()
+    return sorted(requeued)
+
+
+def _due(session: Session, conditions: tuple[Any, ...], limit: int) -> list[int]:
+    """The ids of up to ``limit`` jobs meeting ``conditions``, the longest due first."""
+    return list(
+        session.scalars(select(Job.id).where(*conditions).order_by(Job.lease_until).limit(limit))
+    )
 
 
 def prune(

@@ -13,7 +13,9 @@ job sends nothing new. Payloads are redacted before they are stored.
   is a lease, renewed while the worker delivers (:class:`~app.queue.heartbeat.Heartbeat`): a
   worker that dies mid-delivery leaves the message to be claimed again once its lease ran out.
 - **deliver** — success marks it ``delivered`` with the ids the system answered; it is never sent
-  again. A message whose earlier claim expired without an outcome (the worker died mid-call: the
+  again. No database work comes before a call or stays open across it: the run knows its lease
+  from the claim and each renewal. A run's Service Management writes are marked together after
+  its calls (one statement); a local store's write commits with its own mark. A message whose earlier claim expired without an outcome (the worker died mid-call: the
   comment may have been posted) is *in doubt*: before sending it again, a connector that can
   (:class:`~app.tickets.MarkerSearch`, Service Management) is asked for the message's own
   marker — a reference line every comment carries — and a found one counts as delivered; labels

@@ -141,6 +141,27 @@ def test_a_lost_wake_up_is_woken_again_after_the_lease(db_app: Flask) -> None:
     assert store.sweep(sessions, now=NOW + LEASE, lease=LEASE) == [job_id]
 
 
+def test_a_dead_workers_job_is_found_behind_a_backlog_that_is_left_untouched(
+    db_app: Flask,
+) -> None:
+    """Queued jobs past their wake-by whose wake-ups still wait are a backlog: no write, no
+    second wake-up — and however many there are, a dead worker's job is re-queued."""
+    sessions = db_app.extensions["db"].sessionmaker
+    backlog = [submit(db_app, {}, f"backlog-{n}") for n in range(3)]
+    dead = submit(db_app, {}, "dead")
+    store.claim(sessions, dead, "dead-worker", now=NOW + timedelta(seconds=30), lease=LEASE)
+    asked: list[list[int]] = []
+
+    def waiting(ids: list[int]) -> set[int]:
+        asked.append(ids)
+        return set(ids)
+
+    later = NOW + LEASE + timedelta(seconds=30)
+    assert store.sweep(sessions, now=later, lease=LEASE, limit=2, waiting=waiting) == [dead]
+    assert asked == [backlog[:2]]  # the longest waiting first, at most `limit`
+    assert {row(db_app, job_id).lease_until for job_id in backlog} == {NOW + LEASE}
+
+
 def test_a_failing_job_waits_with_backoff_then_gives_up(db_app: Flask) -> None:
     job_id = submit(db_app, {}, "k")
     sessions = db_app.extensions["db"].sessionmaker
