@@ -15,8 +15,9 @@ job sends nothing new. Payloads are redacted before they are stored.
 - **deliver** — success marks it ``delivered`` with the ids the system answered; it is never sent
   again. No database work comes before a call or stays open across it: the run knows its lease
   from the claim and each renewal. A run's Service Management writes are marked together after
-  its calls (one statement); a local store's write commits with its own mark. A message whose earlier claim expired without an outcome (the worker died mid-call: the
-  comment may have been posted) is *in doubt*: before sending it again, a connector that can
+  its calls (one statement); a local store's write commits with its own mark. A message whose
+  earlier claim expired without an outcome (the worker died mid-call: the comment may have
+  been posted) is *in doubt*: before sending it again, a connector that can
   (:class:`~app.tickets.MarkerSearch`, Service Management) is asked for the message's own
   marker — a reference line every comment carries — and a found one counts as delivered; labels
   already on the ticket count as delivered too. A try that ended with no answer (a read
@@ -411,9 +412,9 @@ _MARK_DELIVERED = (  # run on the connection: one statement for many messages (e
 )
 
 
-def _mark(session: Session, sent: Sequence[Sent], claim: str) -> bool:
+def _mark(session: Session, sent: Sequence[Sent], claim: str) -> int:
     """Mark ``sent`` delivered where ``claim`` still holds them, in the session's transaction;
-    ``False`` when the claim holds none of them (one message: it was lost)."""
+    returns how many rows were marked (one message: 0 when the claim was lost)."""
     rows = [
         {
             "message_id": done.message.id,
@@ -425,8 +426,8 @@ def _mark(session: Session, sent: Sequence[Sent], claim: str) -> bool:
         }
         for done in sent
     ]
-    result = session.connection().execute(_MARK_DELIVERED, rows)
-    return len(rows) > 1 or result.rowcount != 0
+    marked: int = session.connection().execute(_MARK_DELIVERED, rows).rowcount
+    return marked
 
 
 class Dispatcher:
@@ -543,8 +544,7 @@ class Dispatcher:
                     outcomes[message.id] = (kind, key)
 
     def _claim(self, claim: str, limit: int, prefix: str | None) -> list[int]:
-        until = self.clock() + self.policy.lease
-        return [message.id for message in self._claim_batch(claim, limit, prefix, until=until)]
+        return [message.id for message in self._claim_batch(claim, limit, prefix)]
 
     def _claim_batch(
         self, claim: str, limit: int, prefix: str | None, *, until: datetime | None = None
@@ -647,7 +647,7 @@ class Dispatcher:
             if isinstance(connector, MarkerSearch):  # found again if the mark never comes
                 sent.append(done)
                 return
-            if not _mark(session, [done], held.name):  # the claim was lost: undo the write
+            if _mark(session, [done], held.name) == 0:  # the claim was lost: undo the write
                 session.rollback()
                 return
             session.commit()
