@@ -9,6 +9,9 @@ stand-in on loopback answering each call after 21 ms. Every address is loopback.
    the scheduled time to the 202. Prints p50/p99/max and errors, then how long the workers took
    to enrich the lot, and the CPU time the web processes spent per webhook and the worker
    processes per ticket (from /proc: what the cores must pay, however busy the machine is).
+   Run ``--intake-runs`` times, each on a fresh deployment (latencies on this host vary by 2x
+   from run to run): the figures are the median of the runs, the ``*_runs`` lists each run's;
+   the last run also waits for the enrichment.
    **Intake alone** — the same with no worker on this host (as when workers have hosts of their
    own): what the web tier answers when enrichment does not share its cores.
 2. **Burst** — ``--burst`` webhooks at once; time from each webhook to its ticket enriched
@@ -426,6 +429,27 @@ def intake(
     }
 
 
+def across_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The intake latencies of every run (lists), and their median as the figure."""
+    figures: dict[str, Any] = {}
+    for key in ("intake_p50_ms", "intake_p99_ms", "intake_max_ms"):
+        values = [run[key] for run in runs if run.get(key) == run.get(key)]  # not NaN
+        if values:
+            figures[f"{key}_runs"] = values
+            figures[key] = statistics.median(values)
+    if runs:
+        figures["intake_errors"] = sum(run["intake_errors"] for run in runs)
+    return figures
+
+
+def intake_latency(
+    deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
+) -> dict[str, Any]:
+    """An intake run that measures latency only (the last run also waits for enrichment)."""
+    sent, latencies, _tickets = open_loop(deploy, args, first, "intake (latency)")
+    return latency_figures("intake", sent, latencies)
+
+
 def intake_alone(
     deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
 ) -> dict[str, Any]:
@@ -544,6 +568,14 @@ def main() -> None:
         "--patience", type=float, default=300, help="longest wait for enrichment, s"
     )
     parser.add_argument(
+        "--intake-runs",
+        type=int,
+        default=3,
+        help="intake runs with workers, each on a fresh deployment (this host varies by 2x "
+        "from run to run): min, median and max of their latencies; the last also waits for "
+        "enrichment",
+    )
+    parser.add_argument(
         "--skip",
         action="append",
         default=[],
@@ -561,9 +593,11 @@ def main() -> None:
         "jsm_latency_ms": LATENCY_S * 1000,
         "cpus": os.cpu_count(),
     }
+    intake_runs = [("intake", intake_latency)] * (max(1, args.intake_runs) - 1)
     phases = [
         (name, phase)
         for name, phase in (
+            *intake_runs,
             ("intake", intake),
             ("intake_alone", intake_alone),
             ("burst", burst),
@@ -572,6 +606,7 @@ def main() -> None:
         )
         if name not in args.skip
     ]
+    runs: list[dict[str, Any]] = []
     try:
         for index, (name, phase) in enumerate(phases):
             # Each phase on a fresh deployment (schema, queue): no phase waits behind another's backlog.
@@ -582,10 +617,13 @@ def main() -> None:
                 if name not in ("intake_alone", "scaling"):  # no workers / their own
                     deploy.start_workers(args.processes)
                 result = phase(deploy, standin, args, index * 1_000_000)
+                if name == "intake":
+                    runs.append(result)
                 figures.update(result)
                 figures.update(job_figures(deploy, name))
             finally:
                 deploy.stop()
+        figures.update(across_runs(runs))
         figures["jsm_connections"] = standin.connections
         figures["jsm_requests"] = standin.requests
         figures["load_average_1m"] = round(os.getloadavg()[0], 1)
