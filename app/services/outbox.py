@@ -430,6 +430,10 @@ def _mark(session: Session, sent: Sequence[Sent], claim: str) -> int:
     return marked
 
 
+def _log_delivered(message: ClaimedMessage) -> None:
+    log.info("outbox delivered %s (%s %s)", message.key, message.target, message.operation)
+
+
 class Dispatcher:
     """Delivers due outbox messages (see the module docstring).
 
@@ -652,7 +656,7 @@ class Dispatcher:
                 return
             session.commit()
         report.delivered.append(key)
-        log.info("outbox delivered %s (%s %s)", key, target, operation)
+        _log_delivered(message)
 
     def _mark_delivered(self, sent: list[Sent], claim: str) -> None:
         """Record what this run delivered, in one transaction."""
@@ -662,12 +666,7 @@ class Dispatcher:
             _mark(session, sent, claim)
             session.commit()
         for done in sent:
-            log.info(
-                "outbox delivered %s (%s %s)",
-                done.message.key,
-                done.message.target,
-                done.message.operation,
-            )
+            _log_delivered(done.message)
 
     def _failed(
         self,
