@@ -123,7 +123,10 @@ def lower_session_priority(niceness: int, autogroup: Path = AUTOGROUP) -> bool:
     if os.getsid(0) != os.getpid() or not autogroup.exists():
         return False
     try:
-        current = int(autogroup.read_text().split("nice")[-1])
+        group = autogroup.read_text()
+        if "nice" not in group:  # the kernel's default group, shared with the whole host
+            return False
+        current = int(group.split("nice")[-1])
         if niceness <= current:
             return False
         autogroup.write_text(str(niceness))
