@@ -8,14 +8,16 @@ Who commits, and when: :mod:`app.unit_of_work`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -39,6 +41,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A pooled PostgreSQL connection idle longer than this is pinged before use; one in steady use is
+# not. A restarted or failed-over server drops every connection, and those idle in the pool are
+# the ones that would fail; pinging at every checkout (SQLAlchemy's ``pool_pre_ping``) costs a
+# round trip to the server on every request and job step, a third of a webhook's.
+IDLE_PING_S = 10.0
+
+
+def _note_last_use(_dbapi_connection: Any, record: Any) -> None:
+    record.info["last_used"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
+    """A pool ``checkout`` listener: ping a connection idle for :data:`IDLE_PING_S` or more;
+    one that does not answer is replaced (the pool retries on ``DisconnectionError``)."""
+
+    def check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("last_used", 0.0) < IDLE_PING_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"a pooled connection no longer answers: {exc}") from exc
+
+    return check
+
+
 class Database:
     """An engine, its session factory and the migration runner."""
 
@@ -46,13 +74,17 @@ class Database:
         self.url = normalize_url(url)
         if self.url.get_backend_name() == "sqlite":
             engine_options.setdefault("connect_args", {}).setdefault("timeout", 30)
-        elif self.url.get_backend_name() == "postgresql":
-            engine_options.setdefault("pool_pre_ping", True)
-            if "connect_timeout" not in self.url.query:
-                engine_options.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
+        elif (
+            self.url.get_backend_name() == "postgresql" and "connect_timeout" not in self.url.query
+        ):
+            engine_options.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
         self.engine: Engine = create_engine(self.url, **engine_options)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif "pool_pre_ping" not in engine_options:  # set: the operator chose SQLAlchemy's own
+            for moment in ("connect", "checkin"):
+                event.listen(self.engine, moment, _note_last_use)
+            event.listen(self.engine, "checkout", _ping_if_idle(self.engine.dialect))
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     def __repr__(self) -> str:
