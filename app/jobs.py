@@ -68,9 +68,17 @@ REFRESH_SPACE = "refresh_space"
 SITE_CHECK = "site_check"
 
 
+# One job per webhook event (hence per ticket): key "event:<id>", payload {"event_id": <id>}.
+EVENT_JOB_PREFIX = "event:"
+EVENT_JOB_FIELD = "event_id"
+
+
 def event_job_key(event_id: int) -> str:
-    """One job per webhook event (hence per ticket)."""
-    return f"event:{event_id}"
+    return f"{EVENT_JOB_PREFIX}{event_id}"
+
+
+def event_job_payload(event_id: int) -> dict[str, int]:
+    return {EVENT_JOB_FIELD: event_id}
 
 
 def run_job_key(run_id: str) -> str:
@@ -93,7 +101,7 @@ def enrich_webhook_event(payload: Mapping[str, Any]) -> None:
     from app.tickets.connectors import dispatch_pending, target_for
     from app.unit_of_work import unit_of_work
 
-    config, db, event_id = current_app.config, get_db(), int(payload["event_id"])
+    config, db, event_id = current_app.config, get_db(), int(payload[EVENT_JOB_FIELD])
     target = target_for(config)
     try:
         _enrich_in_steps(
@@ -217,6 +225,8 @@ __all__ = [
     "DISPATCH_OUTBOX",
     "ENRICH_LOCAL_TICKET",
     "ENRICH_WEBHOOK_EVENT",
+    "EVENT_JOB_FIELD",
+    "EVENT_JOB_PREFIX",
     "JOBS",
     "REFRESH_SPACE",
     "SITE_CHECK",
@@ -227,6 +237,7 @@ __all__ = [
     "SyncQueue",
     "build_queue",
     "event_job_key",
+    "event_job_payload",
     "get_queue",
     "job",
     "run_job_key",

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import Insert
 from sqlalchemy.orm import Session
 
 from app.models import Job
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 PERFORM = "app.queue.worker.perform"
+
+
+def _known(name: str) -> None:
+    if name not in JOBS:
+        raise KeyError(f"unknown job {name!r}")
 
 
 class JobQueue:
@@ -54,8 +60,7 @@ class JobQueue:
         """Record job ``name`` in the caller's transaction; call :meth:`wake` after the commit.
 
         ``again``: see :func:`app.queue.store.submit`."""
-        if name not in JOBS:
-            raise KeyError(f"unknown job {name!r}")
+        _known(name)
         return store.submit(
             session,
             name,
@@ -71,10 +76,24 @@ class JobQueue:
         self, session: Session, name: str, payload: Mapping[str, Any], *, key: str
     ) -> int:
         """:meth:`submit` of a key the caller knows is new (one ``INSERT``); returns the job id."""
-        if name not in JOBS:
-            raise KeyError(f"unknown job {name!r}")
+        _known(name)
         return store.add_new(
             session, name, payload, key=key, now=clock_of(self.app)(), policy=self.policy
+        )
+
+    def with_new_job(
+        self, parent: Insert, name: str, *, key_prefix: str, payload_field: str
+    ) -> Insert:
+        """``parent`` and the insert of job ``name`` on its new row, as one statement
+        (:func:`app.queue.store.with_new_job`; PostgreSQL); call :meth:`wake` after the commit."""
+        _known(name)
+        return store.with_new_job(
+            parent,
+            name,
+            key_prefix=key_prefix,
+            payload_field=payload_field,
+            now=clock_of(self.app)(),
+            policy=self.policy,
         )
 
     def enqueue(self, name: str, payload: Mapping[str, Any], *, key: str | None = None) -> int:

@@ -5,7 +5,8 @@ conditional ``UPDATE``, so two processes never both own a job:
 
 - :func:`submit` adds a ``queued`` row to the caller's transaction (a key already there is kept:
   submitting twice is a no-op; a ``failed`` one — or, for a slot key, a ``done`` one — is
-  queued again); :func:`add_new` for a key the caller knows is new.
+  queued again); :func:`add_new` for a key the caller knows is new; :func:`with_new_job` makes
+  one statement of a row's insert and the insert of the job that works on it (PostgreSQL).
 - :func:`claim` turns ``queued`` into ``running`` with a lease; only one caller gets it.
 - :func:`renew` extends the lease of a job its caller still owns (the runner's heartbeat).
 - :func:`finish` / :func:`fail` end the attempt — only if the caller still owns it.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Insert, String, cast, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Job
@@ -132,6 +133,40 @@ def add_new(
         "created_at": now,
     }
     return int(session.connection().execute(_INSERT_JOB, values).scalar_one())
+
+
+def with_new_job(
+    parent: Insert,
+    kind: str,
+    *,
+    key_prefix: str,
+    payload_field: str,
+    now: datetime,
+    policy: JobPolicy,
+) -> Insert:
+    """One statement: ``parent`` (an insert returning the new row's ``id``) and the insert of a
+    new job on that row — key ``key_prefix + id``, payload ``{payload_field: id}`` — returning
+    the job's id. A data-modifying ``WITH`` (PostgreSQL): run on its own, the pair is stored in
+    one round trip and one commit, as :func:`add_new` after the row's insert would store it."""
+    row = parent.cte("parent")
+    job_values = select(
+        literal(key_prefix) + cast(row.c.id, String),
+        literal(kind),
+        func.jsonb_build_object(payload_field, row.c.id),
+        literal(QUEUED),
+        literal(0),
+        literal(now + policy.lease, Job.lease_until.type),
+        literal(now, Job.created_at.type),
+    )
+    return (
+        insert(Job)
+        .from_select(
+            ["key", "kind", "payload", "status", "attempts", "lease_until", "created_at"],
+            job_values.select_from(row),
+            include_defaults=False,
+        )
+        .returning(Job.id)
+    )
 
 
 def claim(

@@ -30,7 +30,7 @@ from app.queue import store
 from app.queue.worker import JobThreads, lower_priority, lower_session_priority
 from app.services import runs as runs_service
 from app.tickets import store as ticket_store
-from tests.app.conftest import NOW, make_app
+from tests.app.conftest import NOW, app_now, make_app
 from tests.app.test_enrichment import site
 from tests.app.test_outbox import JSM
 from tests.app.test_outbox_crash import TICKET, ServiceManagement
@@ -99,25 +99,55 @@ def post(client: FlaskClient, payload: Mapping[str, Any]) -> Any:
     )
 
 
-def test_a_first_delivery_is_two_inserts_one_commit_then_the_wake_up(db_app: Flask) -> None:
+def test_a_first_delivery_is_stored_in_one_round_trip_then_woken(db_app: Flask) -> None:
+    """PostgreSQL: one statement committed on its own (event and job); SQLite: two inserts and
+    one commit. Either way the same rows, committed before the wake-up."""
     queue = CommittedWhenWoken(db_app)
     jobs.set_queue(db_app, queue)
-    statements = Statements(db_app.extensions["db"].engine)
+    engine = db_app.extensions["db"].engine
+    statements = Statements(engine)
     client = db_app.test_client()
 
     assert post(client, issue_created(key="SUP-1")).status_code == 202
 
-    assert [s.split()[0].upper() for s in statements.seen] == ["INSERT", "INSERT"]
-    assert statements.commits == 1
+    if engine.dialect.name == "postgresql":
+        assert [s.split()[0].upper() for s in statements.seen] == ["WITH"]
+        assert statements.commits == 0  # the server commits the lone statement
+    else:
+        assert [s.split()[0].upper() for s in statements.seen] == ["INSERT", "INSERT"]
+        assert statements.commits == 1
     with db_app.extensions["db"].session() as session:
         event = session.scalars(sa.select(WebhookEvent)).one()
         job = session.scalars(sa.select(Job)).one()
-    assert (job.key, job.payload, job.status) == (
+    assert (job.key, job.kind, job.payload, job.status, job.attempts) == (
         f"event:{event.id}",
+        jobs.ENRICH_WEBHOOK_EVENT,
         {"event_id": event.id},
         store.QUEUED,
+        0,
     )
+    assert min(event.received_at, job.created_at) >= NOW  # both on the app's clock
+    assert max(event.received_at, job.created_at) <= app_now(db_app)
+    assert job.lease_until == job.created_at + queue.policy.lease
+    assert (job.installation_id, job.started_at, job.claimed_by) == (None, None, None)
+    assert event.status == "received"
     assert queue.woken == [(job.id, store.QUEUED)]  # woken once committed, never before
+
+
+def test_a_redelivery_stores_nothing_more(db_app: Flask) -> None:
+    queue = CommittedWhenWoken(db_app)
+    jobs.set_queue(db_app, queue)
+    client = db_app.test_client()
+
+    first = post(client, issue_created(key="SUP-1"))
+    again = post(client, issue_created(key="SUP-1"))
+
+    assert (first.status_code, first.json["duplicate"]) == (202, False)
+    assert (again.status_code, again.json["duplicate"]) == (202, True)
+    with db_app.extensions["db"].session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == 1
+        assert session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1
+    assert len(queue.woken) == 1  # its job is queued already: nothing to wake again
 
 
 def test_every_thread_keeps_its_connection_open(db_app: Flask) -> None:
@@ -406,9 +436,10 @@ def test_a_service_management_tickets_enrichment_costs_thirteen_statements_and_s
     assert (made["attachments"], made["labels"], made["public comment"]) == (2, 2, 2)
     verbs = [f"{s.split()[0]} {_table(s)}" for s in statements.seen]
     verbs = [v for n, v in enumerate(verbs) if v != "INSERT outbox" or verbs[n - 1] != v]
+    postgres = db_app.extensions["db"].engine.dialect.name == "postgresql"
+    intake = ["WITH webhook_events"] if postgres else ["INSERT webhook_events", "INSERT jobs"]
     assert verbs == [
-        "INSERT webhook_events",  # intake
-        "INSERT jobs",
+        *intake,  # the event and its job (PostgreSQL: one statement, committed on its own)
         "UPDATE jobs",  # the job's claim
         "SELECT webhook_events",  # read
         "SELECT installations",
@@ -423,7 +454,8 @@ def test_a_service_management_tickets_enrichment_costs_thirteen_statements_and_s
         "UPDATE outbox",  # their one mark, after the calls
         "UPDATE jobs",  # the job's end
     ]
-    assert statements.commits == 8  # intake 1; job claim, read, run, compose, claim, mark, end
+    # intake (SQLite); the job's claim, read, run, compose, messages' claim, mark, end
+    assert statements.commits == (7 if postgres else 8)
 
 
 def _table(statement: str) -> str:
