@@ -3,7 +3,8 @@
 ``POST /webhooks/jsm``: the body must be signed (HMAC-SHA256 under ``MULESIGHT_WEBHOOK_SECRET``,
 ``X-Hub-Signature: sha256=<hex>``) and be a ``jira:issue_created`` event. It is stored (redacted)
 as a :class:`~app.models.WebhookEvent` keyed by its delivery id, together with its enrichment job
-(one transaction: nothing accepted is lost), then 202 is answered and a worker is woken. A
+(one transaction: nothing accepted is lost), then 202 is answered and, once it has gone out, a
+worker is woken. A
 redelivery answers 202 and does nothing new (it only queues again the job of an event whose job
 failed or waits for a retry).
 
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from typing import Any
 
-from flask import current_app, request
+from flask import Response, after_this_request, current_app, request
 from marshmallow import Schema, fields
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -44,6 +46,8 @@ from app.security import jsonlimits
 from app.tickets.enrichment import DONE
 from app.tickets.reading import is_issue_created
 from diagnostics.redaction import Redactor
+
+log = logging.getLogger(__name__)
 
 bp = ApiBlueprint(
     "webhooks", __name__, url_prefix="/webhooks", description="Webhooks from ticket systems."
@@ -137,9 +141,27 @@ def jsm_webhook() -> dict[str, Any]:
     if duplicate:
         job_id = _redelivered(queue, session, key)
     if job_id is not None:
-        queue.wake(job_id)  # after the commit: a worker always finds the rows
+        _wake_once_answered(queue, job_id)
     note_on_access_line(delivery_id=key, duplicate=duplicate)
     return {"delivery_id": key, "duplicate": duplicate}
+
+
+def _wake_once_answered(queue: JobQueue, job_id: int) -> None:
+    """Wake a worker for ``job_id`` once the 202 has gone out, not before it: the rows are
+    committed already, so the answer does not wait on a round trip to Redis, and a wake-up lost
+    to a crash in between is the sweeper's to redo (a queued job nobody took is woken again)."""
+
+    @after_this_request
+    def wake_when_sent(response: Response) -> Response:
+        response.call_on_close(lambda: _wake(queue, job_id))
+        return response
+
+
+def _wake(queue: JobQueue, job_id: int) -> None:
+    try:
+        queue.wake(job_id)
+    except Exception as exc:
+        log.warning("could not wake a worker for job %s (%s); the sweeper will", job_id, exc)
 
 
 def _accept_new(queue: Any, session: Any, key: str, payload: dict[str, Any]) -> int | None:

@@ -95,8 +95,20 @@ def app_config(tmp_path: Any, clock: TestClock) -> dict[str, Any]:
     }
 
 
+class ServedClient(FlaskClient):
+    """A test client whose responses are read and closed as a server does once it has sent
+    them, so work registered to run after the answer (``call_on_close``) runs before the test
+    goes on."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 def make_app(config: dict[str, Any]) -> Flask:
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = ServedClient
+    return app
 
 
 @pytest.fixture

@@ -90,13 +90,14 @@ class CommittedWhenWoken(jobs.SyncQueue):
         self.woken.append((job_id, status))
 
 
-def post(client: FlaskClient, payload: Mapping[str, Any]) -> Any:
+def _signed(payload: Mapping[str, Any]) -> dict[str, Any]:
     body = json.dumps(payload).encode()
-    return client.post(
-        "/webhooks/jsm",
-        data=body,
-        headers={"X-Hub-Signature": sign(body, SECRET), "Content-Type": "application/json"},
-    )
+    headers = {"X-Hub-Signature": sign(body, SECRET), "Content-Type": "application/json"}
+    return {"data": body, "headers": headers}
+
+
+def post(client: FlaskClient, payload: Mapping[str, Any]) -> Any:
+    return client.post("/webhooks/jsm", **_signed(payload))
 
 
 def test_a_first_delivery_is_stored_in_one_round_trip_then_woken(db_app: Flask) -> None:
@@ -148,6 +149,44 @@ def test_a_redelivery_stores_nothing_more(db_app: Flask) -> None:
         assert session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == 1
         assert session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1
     assert len(queue.woken) == 1  # its job is queued already: nothing to wake again
+
+
+def test_the_worker_is_woken_once_the_answer_has_gone_out(
+    app: Flask, redis_queue: jobs.RedisQueue
+) -> None:
+    """The 202 does not wait on Redis: the wake-up is sent when the server closes the answer."""
+    app.config["MULESIGHT_WEBHOOK_SECRET"] = SECRET
+    client = app.test_client()
+
+    answer = client.post("/webhooks/jsm", buffered=False, **_signed(issue_created(key="SUP-1")))
+
+    assert answer.status_code == 202
+    assert redis_queue.rq.count == 0  # answered, not yet closed: no wake-up so far
+    answer.close()
+    with app.extensions["db"].session() as session:
+        job_id = session.scalars(sa.select(Job.id)).one()
+    assert redis_queue.rq.job_ids == [redis_queue.wake_id(job_id)]
+
+
+def test_a_lost_wake_up_leaves_the_answer_alone_and_the_sweeper_wakes_the_job(
+    app: Flask, redis_queue: jobs.RedisQueue, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.config["MULESIGHT_WEBHOOK_SECRET"] = SECRET
+
+    def redis_is_down(_job_id: int) -> None:
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(redis_queue, "wake", redis_is_down)
+    answer = app.test_client().post("/webhooks/jsm", **_signed(issue_created(key="SUP-1")))
+    monkeypatch.undo()
+
+    assert answer.status_code == 202
+    assert redis_queue.rq.count == 0
+    clock.advance(seconds=redis_queue.policy.lease.total_seconds() + 1)
+    with app.extensions["db"].session() as session:
+        job_id = session.scalars(sa.select(Job.id)).one()
+    assert redis_queue.sweep() == [job_id]
+    assert redis_queue.rq.job_ids == [redis_queue.wake_id(job_id)]
 
 
 def test_every_thread_keeps_its_connection_open(db_app: Flask) -> None:
