@@ -4,9 +4,10 @@
 (a fresh schema) and Redis (a fresh queue name), simulated Anypoint, a Service Management
 stand-in on loopback answering each call after 21 ms. Every address is loopback.
 
-1. **Intake** — open loop: signed ``jira:issue_created`` webhooks at ``--rate``/s for
-   ``--seconds`` s, each sent at its scheduled time from a process in a session of its own
-   (how late the sender itself was is reported too); latency counts from
+1. **Intake** — after a warm-up (two webhooks per site, enriched before the clock starts: a
+   running deployment, not a fresh start), open loop: signed ``jira:issue_created`` webhooks
+   at ``--rate``/s for ``--seconds`` s, each sent at its scheduled time from a process in a
+   session of its own (how late the sender itself was is reported too); latency counts from
    the scheduled time to the 202. Prints p50/p99/max and errors, then how long the workers took
    to enrich the lot, and the CPU time the web processes spent per webhook and the worker
    processes per ticket (from /proc: what the cores must pay, however busy the machine is).
@@ -394,19 +395,25 @@ def wait_enriched(standin: JsmStandIn, tickets: list[str], patience: float) -> f
 # -- the phases ------------------------------------------------------------------------------------
 
 
-WARM_UP = 40  # webhooks sent before an intake is measured: a served process is warm
+WARM_UP = 40  # webhooks sent before an intake is measured: two per site
 
 
-def warm_up(deploy: Deployment, args: argparse.Namespace, first: int) -> None:
-    send_all(deploy.base, list(range(first + 900_000, first + 900_000 + WARM_UP)), 20, args.sites)
+def warm_up(deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int) -> None:
+    """Serve a few webhooks before the clock starts, and let the workers (if any) enrich them:
+    the measured window is a running deployment's, its processes warm and each site's shared
+    diagnosis made, not the first seconds of a fresh start."""
+    numbers = list(range(first + 900_000, first + 900_000 + WARM_UP))
+    results = send_all(deploy.base, numbers, 20, args.sites)
+    if deploy.workers is not None:
+        wait_enriched(standin, [f"SUP-{r.number}" for r in results if r.status == 202], 120)
 
 
 def open_loop(
-    deploy: Deployment, args: argparse.Namespace, first: int, label: str
+    deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int, label: str
 ) -> tuple[list[Sent], list[str]]:
     """After a warm-up, ``--rate`` webhooks/s for ``--seconds``: each webhook as sent, and the
     accepted tickets."""
-    warm_up(deploy, args, first)
+    warm_up(deploy, standin, args, first)
     numbers = list(range(first, first + int(args.rate * args.seconds)))
     log(f"{label}: {len(numbers)} webhooks at {args.rate}/s ...")
     results = send_all(deploy.base, numbers, args.rate, args.sites)
@@ -433,7 +440,7 @@ def intake(
     deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
 ) -> dict[str, Any]:
     web_cpu, worker_cpu = deploy.cpu()
-    results, tickets = open_loop(deploy, args, first, "intake")
+    results, tickets = open_loop(deploy, standin, args, first, "intake")
     sent = len(results)
     web_cpu = deploy.cpu()[0] - web_cpu
     drained = wait_enriched(standin, tickets, args.patience)
@@ -467,14 +474,14 @@ def intake_latency(
     deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
 ) -> dict[str, Any]:
     """An intake run that measures latency only (the last run also waits for enrichment)."""
-    results, _tickets = open_loop(deploy, args, first, "intake (latency)")
+    results, _tickets = open_loop(deploy, standin, args, first, "intake (latency)")
     return latency_figures("intake", results)
 
 
 def intake_alone(
     deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
 ) -> dict[str, Any]:
-    results, _tickets = open_loop(deploy, args, first, "intake alone (no worker here)")
+    results, _tickets = open_loop(deploy, standin, args, first, "intake alone (no worker here)")
     return latency_figures("alone_intake", results)  # enrichment: the intake phase
 
 
