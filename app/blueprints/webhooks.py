@@ -4,9 +4,8 @@
 ``X-Hub-Signature: sha256=<hex>``) and be a ``jira:issue_created`` event. It is stored (redacted)
 as a :class:`~app.models.WebhookEvent` keyed by its delivery id, together with its enrichment job
 (one transaction: nothing accepted is lost), then 202 is answered and, once it has gone out, a
-worker is woken. A
-redelivery answers 202 and does nothing new (it only queues again the job of an event whose job
-failed or waits for a retry).
+worker is woken. A redelivery answers 202 and does nothing new (it only queues again the job of
+an event whose job failed or waits for a retry).
 
 The first delivery — nearly every request — is one statement on PostgreSQL (two ``INSERT``s and
 one commit elsewhere), then the wake-up: a delivery id already stored fails on its unique index,
@@ -183,7 +182,7 @@ def _accept_new(queue: Any, session: Any, key: str, payload: dict[str, Any]) -> 
     return int(job_id)
 
 
-def _accept_in_one_statement(queue: Any, engine: Engine, event: dict[str, Any]) -> int:
+def _accept_in_one_statement(queue: JobQueue, engine: Engine, event: dict[str, Any]) -> int:
     """PostgreSQL: the event and its job in one statement committed on its own — one round trip
     to the server where a transaction takes four (begin, two inserts, commit). Under load the
     server's processes share the cores with the workers, and every round trip waits its turn."""
