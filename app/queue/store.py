@@ -25,7 +25,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, String, cast, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    String,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.models import Job
@@ -70,6 +81,28 @@ class Claimed:
     attempts: int
 
 
+def _new_job(
+    kind: str,
+    key: Any,
+    payload: Any,
+    now: datetime,
+    policy: JobPolicy,
+    installation_id: str | None = None,
+) -> dict[str, Any]:
+    """The columns of a new job, ``queued`` and due for its wake-up one lease from ``now``
+    (``key`` and ``payload`` may be SQL expressions: :func:`with_new_job`)."""
+    return {
+        "key": key,
+        "kind": kind,
+        "installation_id": installation_id,
+        "payload": payload,
+        "status": QUEUED,
+        "attempts": 0,
+        "lease_until": now + policy.lease,
+        "created_at": now,
+    }
+
+
 def submit(
     session: Session,
     kind: str,
@@ -95,16 +128,7 @@ def submit(
                 job.payload, job.result, job.created_at = dict(payload), None, now
                 job.started_at = job.finished_at = None
         return job
-    job = Job(
-        key=key,
-        kind=kind,
-        installation_id=installation_id,
-        payload=dict(payload),
-        status=QUEUED,
-        attempts=0,
-        lease_until=now + policy.lease,
-        created_at=now,
-    )
+    job = Job(**_new_job(kind, key, dict(payload), now, policy, installation_id))
     session.add(job)
     session.flush()
     return job
@@ -122,16 +146,7 @@ def add_new(
 ) -> int:
     """:func:`submit` for a key the caller knows is new (one ``INSERT``, no look-up; a key that
     exists fails on the unique index); returns the job's id."""
-    values = {
-        "key": key,
-        "kind": kind,
-        "installation_id": installation_id,
-        "payload": dict(payload),
-        "status": QUEUED,
-        "attempts": 0,
-        "lease_until": now + policy.lease,
-        "created_at": now,
-    }
+    values = _new_job(kind, key, dict(payload), now, policy, installation_id)
     return int(session.connection().execute(_INSERT_JOB, values).scalar_one())
 
 
@@ -149,22 +164,19 @@ def with_new_job(
     the job's id. A data-modifying ``WITH`` (PostgreSQL): run on its own, the pair is stored in
     one round trip and one commit, as :func:`add_new` after the row's insert would store it."""
     row = parent.cte("parent")
+    key = literal(key_prefix) + cast(row.c.id, String)
+    payload = func.jsonb_build_object(payload_field, row.c.id)
+    values = _new_job(kind, key, payload, now, policy)
+    columns = Job.metadata.tables[Job.__tablename__].c
     job_values = select(
-        literal(key_prefix) + cast(row.c.id, String),
-        literal(kind),
-        func.jsonb_build_object(payload_field, row.c.id),
-        literal(QUEUED),
-        literal(0),
-        literal(now + policy.lease, Job.lease_until.type),
-        literal(now, Job.created_at.type),
+        *(
+            value if isinstance(value, ColumnElement) else literal(value, columns[name].type)
+            for name, value in values.items()
+        )
     )
     return (
         insert(Job)
-        .from_select(
-            ["key", "kind", "payload", "status", "attempts", "lease_until", "created_at"],
-            job_values.select_from(row),
-            include_defaults=False,
-        )
+        .from_select(list(values), job_values.select_from(row), include_defaults=False)
         .returning(Job.id)
     )
 
