@@ -18,10 +18,10 @@ import queue
 import threading
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Insert
 from sqlalchemy.orm import Session
 
 from app.models import Job
@@ -81,20 +81,10 @@ class JobQueue:
             session, name, payload, key=key, now=clock_of(self.app)(), policy=self.policy
         )
 
-    def with_new_job(
-        self, parent: Insert, name: str, *, key_prefix: str, payload_field: str
-    ) -> Insert:
-        """``parent`` and the insert of job ``name`` on its new row, as one statement
-        (:func:`app.queue.store.with_new_job`; PostgreSQL); call :meth:`wake` after the commit."""
-        _known(name)
-        return store.with_new_job(
-            parent,
-            name,
-            key_prefix=key_prefix,
-            payload_field=payload_field,
-            now=clock_of(self.app)(),
-            policy=self.policy,
-        )
+    def new_job_times(self) -> dict[str, datetime]:
+        """The times to run a statement of :func:`app.queue.store.with_new_job` with, as of
+        now (PostgreSQL); call :meth:`wake` after its commit."""
+        return store.new_job_times(clock_of(self.app)(), self.policy)
 
     def enqueue(self, name: str, payload: Mapping[str, Any], *, key: str | None = None) -> int:
         """Record job ``name`` (own transaction) and wake a worker; returns the job id."""

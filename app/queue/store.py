@@ -29,6 +29,7 @@ from sqlalchemy import (
     ColumnElement,
     Insert,
     String,
+    bindparam,
     cast,
     delete,
     func,
@@ -85,12 +86,12 @@ def _new_job(
     kind: str,
     key: Any,
     payload: Any,
-    now: datetime,
-    policy: JobPolicy,
+    created_at: Any,
+    lease_until: Any,
     installation_id: str | None = None,
 ) -> dict[str, Any]:
-    """The columns of a new job, ``queued`` and due for its wake-up one lease from ``now``
-    (``key`` and ``payload`` may be SQL expressions: :func:`with_new_job`)."""
+    """The columns of a new job, ``queued`` and due for its wake-up at ``lease_until`` (every
+    value but ``kind`` may be a SQL expression: :func:`with_new_job`)."""
     return {
         "key": key,
         "kind": kind,
@@ -98,8 +99,8 @@ def _new_job(
         "payload": payload,
         "status": QUEUED,
         "attempts": 0,
-        "lease_until": now + policy.lease,
-        "created_at": now,
+        "lease_until": lease_until,
+        "created_at": created_at,
     }
 
 
@@ -128,7 +129,7 @@ def submit(
                 job.payload, job.result, job.created_at = dict(payload), None, now
                 job.started_at = job.finished_at = None
         return job
-    job = Job(**_new_job(kind, key, dict(payload), now, policy, installation_id))
+    job = Job(**_new_job(kind, key, dict(payload), now, now + policy.lease, installation_id))
     session.add(job)
     session.flush()
     return job
@@ -146,28 +147,30 @@ def add_new(
 ) -> int:
     """:func:`submit` for a key the caller knows is new (one ``INSERT``, no look-up; a key that
     exists fails on the unique index); returns the job's id."""
-    values = _new_job(kind, key, dict(payload), now, policy, installation_id)
+    values = _new_job(kind, key, dict(payload), now, now + policy.lease, installation_id)
     return int(session.connection().execute(_INSERT_JOB, values).scalar_one())
 
 
-def with_new_job(
-    parent: Insert,
-    kind: str,
-    *,
-    key_prefix: str,
-    payload_field: str,
-    now: datetime,
-    policy: JobPolicy,
-) -> Insert:
+NEW_JOB_CREATED_AT, NEW_JOB_LEASE_UNTIL = "new_job_created_at", "new_job_lease_until"
+
+
+def with_new_job(parent: Insert, kind: str, *, key_prefix: str, payload_field: str) -> Insert:
     """One statement: ``parent`` (an insert returning the new row's ``id``) and the insert of a
     new job on that row — key ``key_prefix + id``, payload ``{payload_field: id}`` — returning
     the job's id. A data-modifying ``WITH`` (PostgreSQL): run on its own, the pair is stored in
-    one round trip and one commit, as :func:`add_new` after the row's insert would store it."""
-    row = parent.cte("parent")
-    key = literal(key_prefix) + cast(row.c.id, String)
-    payload = func.jsonb_build_object(payload_field, row.c.id)
-    values = _new_job(kind, key, payload, now, policy)
+    one round trip and one commit, as :func:`add_new` after the row's insert would store it.
+
+    Build it once and run it with ``parent``'s values and :func:`new_job_times`: building and
+    caching a statement this size costs more CPU than the server spends running it."""
     columns = Job.metadata.tables[Job.__tablename__].c
+    row = parent.cte("parent")
+    values = _new_job(
+        kind,
+        literal(key_prefix) + cast(row.c.id, String),
+        func.jsonb_build_object(payload_field, row.c.id),
+        bindparam(NEW_JOB_CREATED_AT, type_=columns.created_at.type),
+        bindparam(NEW_JOB_LEASE_UNTIL, type_=columns.lease_until.type),
+    )
     job_values = select(
         *(
             value if isinstance(value, ColumnElement) else literal(value, columns[name].type)
@@ -179,6 +182,11 @@ def with_new_job(
         .from_select(list(values), job_values.select_from(row), include_defaults=False)
         .returning(Job.id)
     )
+
+
+def new_job_times(now: datetime, policy: JobPolicy) -> dict[str, datetime]:
+    """The times a statement of :func:`with_new_job` binds, for a job created at ``now``."""
+    return {NEW_JOB_CREATED_AT: now, NEW_JOB_LEASE_UNTIL: now + policy.lease}
 
 
 def claim(
