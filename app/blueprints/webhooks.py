@@ -144,11 +144,10 @@ def jsm_webhook() -> dict[str, Any]:
     payload = _parse(body)
     key = delivery_id(payload, request.headers.get(DELIVERY_HEADER))
     queue = get_queue(real_app())
-    session = get_session()
-    job_id = _accept_new(queue, session, key, payload)
+    job_id = _accept_new(queue, key, payload)
     duplicate = job_id is None
     if duplicate:
-        job_id = _redelivered(queue, session, key)
+        job_id = _redelivered(queue, get_session(), key)
     if job_id is not None:
         _wake_once_answered(queue, job_id)
     note_on_access_line(delivery_id=key, duplicate=duplicate)
@@ -173,7 +172,7 @@ def _wake(queue: JobQueue, job_id: int) -> None:
         log.warning("could not wake a worker for job %s (%s); the sweeper will", job_id, exc)
 
 
-def _accept_new(queue: Any, session: Any, key: str, payload: dict[str, Any]) -> int | None:
+def _accept_new(queue: JobQueue, key: str, payload: dict[str, Any]) -> int | None:
     """Store a first delivery and its job (one transaction); the job id, or ``None`` when the
     delivery id is stored already."""
     event = {"delivery_id": key, "payload": PAYLOAD_REDACTOR.redact(payload), "status": "received"}
@@ -181,14 +180,22 @@ def _accept_new(queue: Any, session: Any, key: str, payload: dict[str, Any]) -> 
     try:
         if engine.dialect.name == "postgresql":
             return _accept_in_one_statement(queue, engine, event)
+        return _accept_in_a_transaction(queue, get_session(), event)
+    except IntegrityError:  # a redelivery (or the same delivery, concurrently)
+        return None
+
+
+def _accept_in_a_transaction(queue: JobQueue, session: Session, event: dict[str, Any]) -> int:
+    """Elsewhere (SQLite): the event, then its job, committed together."""
+    try:
         event_id = session.connection().scalar(INSERT_EVENT, event)
         job_id = queue.submit_new(
             session, ENRICH_WEBHOOK_EVENT, event_job_payload(event_id), key=event_job_key(event_id)
         )
         session.commit()
-    except IntegrityError:  # a redelivery (or the same delivery, concurrently)
+    except IntegrityError:
         session.rollback()
-        return None
+        raise
     return int(job_id)
 
 
