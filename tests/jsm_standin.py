@@ -107,8 +107,16 @@ class JsmStandIn:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-            def _body(self) -> bytes:
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            def _body(self) -> bytes | None:
+                """The request's body; ``None`` when the caller went away before sending all
+                of it (a worker killed mid-request): such a request never reaches a real
+                server's handler, so it changes nothing here either."""
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    self.close_connection = True
+                    return None
+                return body
 
             def _answer(self, status: int, payload: Any = None) -> None:
                 data = b"" if payload is None else json.dumps(payload).encode()
@@ -148,6 +156,8 @@ class JsmStandIn:
 
             def do_POST(self) -> None:
                 path, body = urlsplit(self.path).path, self._body()
+                if body is None:
+                    return
                 self._pause()
                 if _UPLOAD.match(path):
                     ident = f"tmp-{standin.next_id()}"
@@ -164,6 +174,8 @@ class JsmStandIn:
 
             def do_PUT(self) -> None:
                 path, body = urlsplit(self.path).path, self._body()
+                if body is None:
+                    return
                 self._pause()
                 match = _ISSUE.match(path)
                 if not match:
