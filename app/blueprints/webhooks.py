@@ -53,7 +53,6 @@ bp = ApiBlueprint(
 )
 
 SIGNATURE_HEADER = "X-Hub-Signature"
-EVENT_COLUMNS = ("delivery_id", "payload", "status")  # what the intake writes; defaults do the rest
 DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 MAX_DELIVERY_ID = 255
 # A redelivery queues again a job in one of these states (a queued or running one goes on as is).
@@ -64,6 +63,7 @@ EVENTS = WebhookEvent.metadata.tables[WebhookEvent.__tablename__]
 INSERT_EVENT = insert(EVENTS).returning(WebhookEvent.id)
 # PostgreSQL: the event and its enrichment job as one statement, built once too (run with the
 # event's columns and the job's times).
+EVENT_COLUMNS = ("delivery_id", "payload", "status")  # what the intake writes; defaults do the rest
 INSERT_EVENT_AND_JOB = job_store.with_new_job(
     insert(EVENTS)
     .values({name: bindparam(name, type_=EVENTS.c[name].type) for name in EVENT_COLUMNS})
