@@ -188,7 +188,7 @@ def _accept_new(queue: JobQueue, key: str, payload: dict[str, Any]) -> int | Non
 def _accept_in_a_transaction(queue: JobQueue, session: Session, event: dict[str, Any]) -> int:
     """Elsewhere (SQLite): the event, then its job, committed together."""
     try:
-        event_id = session.connection().scalar(INSERT_EVENT, event)
+        event_id = session.connection().execute(INSERT_EVENT, event).scalar_one()
         job_id = queue.submit_new(
             session, ENRICH_WEBHOOK_EVENT, event_job_payload(event_id), key=event_job_key(event_id)
         )
