@@ -418,14 +418,21 @@ def open_loop(
     log(f"{label}: {len(numbers)} webhooks at {args.rate}/s ...")
     results = send_all(deploy.base, numbers, args.rate, args.sites)
     tickets = [f"SUP-{r.number}" for r in results if r.status == 202]
-    latencies = [(r.answered - r.due) * 1000 for r in results if r.status == 202]
-    log(f"{label}: p99 {percentile(latencies, 99):.1f} ms, {len(numbers) - len(tickets)} errors")
+    log(
+        f"{label}: p99 {percentile(latencies_ms(results), 99):.1f} ms, "
+        f"{len(numbers) - len(tickets)} errors"
+    )
     return results, tickets
+
+
+def latencies_ms(results: list[Sent]) -> list[float]:
+    """From each accepted webhook's scheduled time to its 202."""
+    return [(r.answered - r.due) * 1000 for r in results if r.status == 202]
 
 
 def latency_figures(prefix: str, results: list[Sent]) -> dict[str, Any]:
     """Latency from each webhook's scheduled time to its 202, and the sender's own lateness."""
-    latencies = [(r.answered - r.due) * 1000 for r in results if r.status == 202]
+    latencies = latencies_ms(results)
     late = [(r.started - r.due) * 1000 for r in results]
     return {
         f"{prefix}_p50_ms": round(percentile(latencies, 50), 1),

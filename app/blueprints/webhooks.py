@@ -207,7 +207,7 @@ def _accept_in_one_statement(queue: JobQueue, engine: Engine, event: dict[str, A
         return int(conn.scalar(INSERT_EVENT_AND_JOB, {**event, **queue.new_job_times()}))
 
 
-def _redelivered(queue: Any, session: Any, key: str) -> int | None:
+def _redelivered(queue: JobQueue, session: Session, key: str) -> int | None:
     """A redelivery: the job to wake again when the event's job failed or waits for a retry."""
     event = session.scalar(select(WebhookEvent).where(WebhookEvent.delivery_id == key))
     if event is None:  # the insert failed on something else: nothing is stored, say so

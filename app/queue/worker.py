@@ -117,8 +117,9 @@ def lower_session_priority(niceness: int, autogroup: Path = AUTOGROUP) -> bool:
     session. Workers started in a session of their own (``setsid``, a process supervisor, a
     new terminal) would otherwise get as much CPU as the web processes however nice they are
     (measured: docs/deploy.md, "Scaling each part"). A worker that shares its session (with the
-    web processes, say) leaves the group alone: its own nice value already counts there. Under systemd or in a
-    container the cgroup decides instead (see docs/deploy.md); writing here is harmless.
+    web processes, say) leaves the group alone: its own nice value already counts there. Under
+    systemd or in a container the cgroup decides instead (see docs/deploy.md); writing here is
+    harmless.
     """
     if os.getsid(0) != os.getpid() or not autogroup.exists():
         return False
