@@ -22,12 +22,13 @@ stand-in on loopback answering each call after 21 ms. Every address is loopback.
    master and workers, worker supervisor and workers), a restart, and the webhooks refused during
    the outage sent again (as Service Management retries a failed delivery). Counts tickets accepted
    but never enriched (lost) and tickets written to more than once (duplicated).
-4. **Scaling** — a backlog of ``--backlog`` tickets, then 1, 2 and 4 worker processes started on
-   it: tickets enriched per second.
+4. **Scaling** — a backlog of ``--backlog`` tickets, then 1, 2 and 4 worker processes
+   (``--scaling``) started on it: tickets enriched per second (to the last ticket's last write),
+   and the share of the cores left idle meanwhile (why it stops growing).
 
 The last line is machine-readable JSON.
 
-    .venv/bin/python bench/webhooks.py [--rate 200 --seconds 30 --burst 100 --backlog 200]
+    .venv/bin/python bench/webhooks.py [--rate 200 --seconds 30 --burst 100 --backlog 600]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -76,6 +78,12 @@ def cpu_seconds(group: int) -> float:
         if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(idle, total) clock ticks of every core so far, from /proc/stat (idle counts iowait)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields[:8])  # up to steal; guest time is within user
 
 
 def log(message: str) -> None:
@@ -382,14 +390,25 @@ def enriched(standin: JsmStandIn, ticket: str) -> bool:
     return all(count >= 1 for count in writes(standin, ticket))
 
 
-def wait_enriched(standin: JsmStandIn, tickets: list[str], patience: float) -> float:
-    """Seconds until every ticket is enriched (or ``patience`` passed: then NaN)."""
+def wait_enriched(
+    standin: JsmStandIn, tickets: list[str], patience: float, poll: float = 0.25
+) -> float:
+    """Seconds until every ticket is enriched (or ``patience`` passed: then NaN), to ``poll``.
+    Each poll looks only at the tickets not yet enriched: the bench's CPU is the workers' too."""
     start = time.monotonic()
+    pending = list(tickets)
     while time.monotonic() - start < patience:
-        if all(enriched(standin, t) for t in tickets):
+        pending = [t for t in pending if not enriched(standin, t)]
+        if not pending:
             return time.monotonic() - start
-        time.sleep(0.25)
+        time.sleep(poll)
     return float("nan")
+
+
+def last_write(standin: JsmStandIn, tickets: list[str]) -> float:
+    """When the last of ``tickets`` was last written to (monotonic; NaN if none was)."""
+    with standin.lock:
+        return max((standin.done_at[t] for t in tickets if t in standin.done_at), default=math.nan)
 
 
 # -- the phases ------------------------------------------------------------------------------------
@@ -572,7 +591,8 @@ def scaling(
     deploy: Deployment, standin: JsmStandIn, args: argparse.Namespace, first: int
 ) -> dict[str, Any]:
     throughput: dict[str, float] = {}
-    for processes in (1, 2, 4):
+    idle: dict[str, float] = {}  # why throughput stops growing: the cores left idle meanwhile
+    for processes in args.scaling:
         deploy.stop_workers()
         numbers = list(range(first, first + args.backlog))
         first += args.backlog
@@ -581,12 +601,20 @@ def scaling(
         log(f"scaling: {len(tickets)} queued, starting {processes} worker process(es) ...")
         started = time.monotonic()
         deploy.start_workers(processes)
-        took = wait_enriched(standin, tickets, args.patience)
+        idle_before, total_before = cpu_ticks()
+        begun = time.monotonic()
+        drained = wait_enriched(standin, tickets, args.patience, poll=0.05)
+        idle_after, total_after = cpu_ticks()
+        took = last_write(standin, tickets) - begun if drained == drained else math.nan
         throughput[str(processes)] = round(len(tickets) / took, 1) if took == took else 0.0
-        log(
-            f"scaling: {processes} process(es): {throughput[str(processes)]} tickets/s ({time.monotonic() - started:.0f} s)"
+        idle[str(processes)] = round(
+            100 * (idle_after - idle_before) / max(1, total_after - total_before), 1
         )
-    return {"throughput_tickets_per_s": throughput}
+        log(
+            f"scaling: {processes} process(es): {throughput[str(processes)]} tickets/s, "
+            f"cores {idle[str(processes)]}% idle ({time.monotonic() - started:.0f} s)"
+        )
+    return {"throughput_tickets_per_s": throughput, "scaling_cpu_idle_percent": idle}
 
 
 def main() -> None:
@@ -594,11 +622,17 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--burst", type=int, default=100)
-    parser.add_argument("--backlog", type=int, default=200)
+    parser.add_argument("--backlog", type=int, default=600)
     parser.add_argument(
         "--sites", type=int, default=20, help="customer sites the tickets come from"
     )
     parser.add_argument("--processes", type=int, default=2, help="worker processes (phases 1-3)")
+    parser.add_argument(
+        "--scaling",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2, 4],
+        help="worker processes to measure throughput with (phase 4), e.g. 1,2,4,8",
+    )
     parser.add_argument(
         "--patience", type=float, default=300, help="longest wait for enrichment, s"
     )
