@@ -46,6 +46,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -405,10 +406,10 @@ def wait_enriched(
     return float("nan")
 
 
-def last_write(standin: JsmStandIn, tickets: list[str]) -> float:
-    """When the last of ``tickets`` was last written to (monotonic; NaN if none was)."""
+def last_writes(standin: JsmStandIn, tickets: Iterable[str]) -> dict[str, float]:
+    """When each of ``tickets`` written to was last written to (monotonic seconds)."""
     with standin.lock:
-        return max((standin.done_at[t] for t in tickets if t in standin.done_at), default=math.nan)
+        return {t: standin.done_at[t] for t in tickets if t in standin.done_at}
 
 
 # -- the phases ------------------------------------------------------------------------------------
@@ -519,8 +520,7 @@ def burst(
     results = send_all(deploy.base, numbers, 0, args.sites)
     sent = {f"SUP-{r.number}": r.due for r in results if r.status == 202}
     wait_enriched(standin, list(sent), args.patience)
-    with standin.lock:
-        done = {t: standin.done_at[t] for t in sent if t in standin.done_at}
+    done = last_writes(standin, sent)
     times = [done[t] - sent[t] for t in sent if t in done and enriched(standin, t)]
     return {
         "burst": len(numbers),
@@ -605,8 +605,10 @@ def scaling(
         begun = time.monotonic()
         drained = wait_enriched(standin, tickets, args.patience, poll=0.05)
         idle_after, total_after = cpu_ticks()
-        took = last_write(standin, tickets) - begun if drained == drained else math.nan
-        throughput[str(processes)] = round(len(tickets) / took, 1) if took == took else 0.0
+        last = max(last_writes(standin, tickets).values(), default=begun)
+        throughput[str(processes)] = (
+            0.0 if math.isnan(drained) else round(len(tickets) / max(last - begun, 1e-3), 1)
+        )
         idle[str(processes)] = round(
             100 * (idle_after - idle_before) / max(1, total_after - total_before), 1
         )
@@ -615,6 +617,14 @@ def scaling(
             f"cores {idle[str(processes)]}% idle ({time.monotonic() - started:.0f} s)"
         )
     return {"throughput_tickets_per_s": throughput, "scaling_cpu_idle_percent": idle}
+
+
+def process_counts(text: str) -> list[int]:
+    """``--scaling``: worker process counts, comma-separated (``1,2,4``)."""
+    counts = [int(n) for n in text.split(",")]
+    if any(n < 1 for n in counts):
+        raise ValueError(text)
+    return counts
 
 
 def main() -> None:
@@ -629,7 +639,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="worker processes (phases 1-3)")
     parser.add_argument(
         "--scaling",
-        type=lambda text: [int(n) for n in text.split(",")],
+        type=process_counts,
         default=[1, 2, 4],
         help="worker processes to measure throughput with (phase 4), e.g. 1,2,4,8",
     )
